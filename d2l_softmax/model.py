@@ -1,0 +1,163 @@
+"""The model: softmax, softmax regression and the cross-entropy loss.
+
+Shapes: a batch of B examples with d = 784 inputs and q = 10 classes;
+X (B, d), W (d, q), b (q,), logits Z = X W + b (B, q), probabilities A (B, q),
+labels y (B,) in 0..q-1.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+
+def softmax_naive(X: tf.Tensor) -> tf.Tensor:
+    """The chapter's softmax, exactly as the formula reads: exp(X) / sum exp(X).
+
+    Kept to show why it is not used: float32 exp overflows above about 88.7, so
+    ``softmax_naive([[1000., 0.]])`` is ``[[nan, 0.]]`` (inf / inf).
+    """
+    X_exp = tf.exp(X)
+    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
+    return X_exp / partition
+
+
+def softmax(X: tf.Tensor) -> tf.Tensor:
+    """Row-wise softmax of logits X (B, q) -> probabilities (B, q).
+
+    a_i = exp(z_i) / sum_j exp(z_j). Subtracting the row maximum first changes
+    nothing mathematically (it cancels between numerator and denominator) but keeps
+    every exp(.) <= 1, so large logits cannot overflow (see :func:`softmax_naive`).
+    """
+    X = tf.convert_to_tensor(X)
+    X_exp = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
+    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
+    return X_exp / partition
+
+
+class SoftmaxRegression(tf.Module):
+    """Softmax regression: A = softmax(X W + b).
+
+    ``W ~ N(0, sigma^2)`` of shape (num_inputs, num_outputs), ``b = 0``.
+    ``seed`` makes the initialisation reproducible.
+    """
+
+    def __init__(self, num_inputs: int = 784, num_outputs: int = 10, *,
+                 sigma: float = 0.01, seed: Optional[int] = None, name: Optional[str] = None):
+        super().__init__(name=name)
+        shape = (num_inputs, num_outputs)
+        if seed is None:
+            W = tf.random.normal(shape, mean=0.0, stddev=sigma)
+        else:
+            W = tf.random.stateless_normal(shape, seed=[int(seed), 0], mean=0.0, stddev=sigma)
+        self.W = tf.Variable(W, name="W")
+        self.b = tf.Variable(tf.zeros(num_outputs), name="b")
+
+    @property
+    def params(self) -> list[tf.Variable]:
+        """``[W, b]``, the list the book hands to :class:`Updater`."""
+        return [self.W, self.b]
+
+    def flatten(self, X: tf.Tensor) -> tf.Tensor:
+        """Images (B, 28, 28, 1) (or any (B, ...) with d values each) -> (B, d) float32."""
+        X = tf.convert_to_tensor(X)
+        d = self.W.shape[0]
+        per_example = X.shape[1:].num_elements()
+        if X.shape.rank is not None and (X.shape.rank < 2 or
+                                         (per_example is not None and per_example != d)):
+            raise ValueError(f"expected a batch of inputs with {d} values each "
+                             f"(e.g. shape (B, 28, 28, 1)), got shape {tuple(X.shape)}")
+        return tf.reshape(tf.cast(X, self.W.dtype), (-1, d))
+
+    def logits(self, X: tf.Tensor) -> tf.Tensor:
+        """Z = X W + b, shape (B, q): what the stable loss trains on."""
+        return tf.matmul(self.flatten(X), self.W) + self.b
+
+    def __call__(self, X: tf.Tensor) -> tf.Tensor:
+        """Class probabilities softmax(X W + b), shape (B, q), as the book's ``net``."""
+        return softmax(self.logits(X))
+
+
+def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """y as int32 after checking every label is in 0..num_classes-1."""
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_floating:
+        raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
+    y = tf.cast(y, tf.int32)
+    if tf.executing_eagerly():
+        bad = tf.logical_or(y < 0, y >= num_classes)
+        if bool(tf.reduce_any(bad)):
+            first = int(tf.boolean_mask(y, bad)[0])
+            raise ValueError(f"label {first} is out of range: labels must be in "
+                             f"0..{num_classes - 1} for {num_classes} classes")
+    else:
+        y = tf.ensure_shape(y, [None])
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(y, message="labels must be >= 0"),
+                tf.debugging.assert_less(y, num_classes,
+                                         message=f"labels must be < {num_classes}")]):
+            y = tf.identity(y)
+    return y
+
+
+class CrossEntropy:
+    """Cross-entropy J = -sum_j y_j log a_j = -log a_y for one-hot y, one value per example.
+
+    ``cross_entropy(y_hat, y)`` takes probabilities, as the book does; a probability
+    of exactly 0 gives a large finite loss (log is taken of at least the smallest
+    positive float) instead of inf. Training uses :meth:`from_logits`, the stable
+    form log sum_j exp(z_j) - z_y, whenever the model can give its logits.
+    """
+
+    def __call__(self, y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """y_hat (B, q) probabilities, y (B,) labels -> loss (B,)."""
+        y_hat = tf.convert_to_tensor(y_hat)
+        if y_hat.shape.rank != 2:
+            raise ValueError(f"y_hat must be (batch, classes), got shape {tuple(y_hat.shape)}")
+        y = check_labels(y, y_hat.shape[-1])
+        picked = tf.gather(y_hat, y, axis=1, batch_dims=1)  # a_y for each row
+        tiny = tf.constant(np.finfo(y_hat.dtype.as_numpy_dtype).tiny, y_hat.dtype)
+        return -tf.math.log(tf.maximum(picked, tiny))
+
+    def from_logits(self, logits: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """logits Z (B, q), labels y (B,) -> loss (B,) = logsumexp(Z) - Z[y]."""
+        y = check_labels(y, logits.shape[-1])
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+
+    def __repr__(self) -> str:
+        return "cross_entropy"
+
+
+cross_entropy = CrossEntropy()
+
+
+def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The hand-derived gradient of the summed cross-entropy of softmax regression.
+
+    X (B, d), A = softmax(X W + b) (B, q), y (B,) ->
+    dJ/dW = X^T (A - Y) of shape (d, q) and dJ/db = sum over the batch of (A - Y), (q,),
+    with Y the one-hot labels. Summed, not averaged: the update divides by B.
+    """
+    delta = A - tf.one_hot(y, A.shape[-1], dtype=A.dtype)
+    return tf.matmul(X, delta, transpose_a=True), tf.reduce_sum(delta, axis=0)
+
+
+_default_net: Optional[SoftmaxRegression] = None
+
+
+def net(X: tf.Tensor) -> tf.Tensor:
+    """The chapter's ``net(X)``: probabilities from a module-wide model (W, b).
+
+    The model is made on first use with ``seed=0``; ``default_model()`` returns it,
+    with its ``W`` and ``b``. Prefer your own ``SoftmaxRegression(seed=...)``.
+    """
+    return default_model()(X)
+
+
+def default_model() -> SoftmaxRegression:
+    """The model behind :func:`net` (created on first use)."""
+    global _default_net
+    if _default_net is None:
+        _default_net = SoftmaxRegression(seed=0)
+    return _default_net

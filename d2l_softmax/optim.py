@@ -1,0 +1,75 @@
+"""Minibatch stochastic gradient descent.
+
+The update for softmax regression, from the chapter:
+W <- W - lr * X^T (A - Y) / B,  b <- b - lr * sum(A - Y) / B.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import tensorflow as tf
+
+from .model import SoftmaxRegression, softmax, softmax_regression_grad
+
+
+def check_lr(lr) -> float:
+    """lr as a float, after checking it is a finite positive number."""
+    try:
+        value = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"learning rate must be a positive number, got {lr!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"learning rate must be a positive finite number, got {lr!r}")
+    return value
+
+
+def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
+        batch_size) -> None:
+    """Minibatch SGD: param <- param - lr * grad / batch_size, for each pair.
+
+    ``grads`` are gradients of the loss summed over the minibatch.
+    """
+    for param, grad in zip(params, grads):
+        param.assign_sub(lr * grad / tf.cast(batch_size, param.dtype))
+
+
+class Updater:
+    """The book's updater: ``updater(batch_size, grads)`` does one SGD step on ``params``."""
+
+    def __init__(self, params: Sequence[tf.Variable], lr: float):
+        self.params = list(params)
+        self.lr = check_lr(lr)
+
+    def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
+        sgd(self.params, grads, self.lr, batch_size)
+
+
+class AnalyticUpdater:
+    """SGD for :class:`SoftmaxRegression` with the hand-derived gradient, no tape.
+
+    ``train_step(X, y)`` computes the logits, the loss and dJ/dW = X^T (A - Y)
+    itself (see :func:`softmax_regression_grad`), updates W and b, and returns the
+    logits and per-example losses from before the update. ``train_epoch_ch3`` uses
+    it in place of ``tf.GradientTape``; the loss it reports is cross-entropy.
+    """
+
+    def __init__(self, model: SoftmaxRegression, lr: float):
+        if not isinstance(model, SoftmaxRegression):
+            raise TypeError(f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}")
+        self.model = model
+        self.params = model.params
+        self.lr = check_lr(lr)
+
+    def train_step(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """X (B, 28, 28, 1), y (B,) -> logits (B, q) and losses (B,) before the step."""
+        X = self.model.flatten(X)
+        Z = tf.matmul(X, self.model.W) + self.model.b
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=Z)
+        grads = softmax_regression_grad(X, softmax(Z), y)
+        sgd(self.params, grads, self.lr, tf.shape(X)[0])
+        return Z, losses
+
+    def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
+        """Behaves as a plain :class:`Updater` when handed gradients."""
+        sgd(self.params, grads, self.lr, batch_size)

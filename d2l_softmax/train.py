@@ -1,0 +1,428 @@
+"""Training: one minibatch step, one epoch, the chapter's loop, and prediction.
+
+``train_epoch_ch3`` runs the step the chapter writes (forward pass, loss,
+``tf.GradientTape``, update) but compiles it. For a dataset made by
+:func:`load_data_fashion_mnist` the whole epoch is one compiled XLA loop over the
+uint8 images held in memory; for any other tf.data dataset the loop over it is
+compiled; any other iterable of ``(X, y)`` runs a compiled step per batch.
+``run_eagerly=True`` (or ``tf.config.run_functions_eagerly(True)``) runs the same
+step as plain Python, for stepping through it with a debugger.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from .data import ArraySource, array_source, get_fashion_mnist_labels
+from .metrics import correct_count
+from .plot import Animator, show_images
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: Optional[int], batch: int, value: float):
+        where = f"epoch {epoch}, batch {batch}" if epoch else f"batch {batch}"
+        super().__init__(
+            f"training diverged: the loss became {value} at {where}. Try a smaller "
+            "learning rate, and check that the inputs are finite and the labels in range.")
+        self.epoch, self.batch = epoch, batch
+
+
+class CompileError(TypeError):
+    """The user's net, loss or updater could not be traced into a TensorFlow graph."""
+
+
+@dataclass
+class History:
+    """Per-epoch numbers from :func:`train_ch3`."""
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+    epoch_seconds: list = field(default_factory=list)
+    interrupted: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- one step
+
+def _batch_size(X: tf.Tensor):
+    """The batch size as the book passes it (``X.shape[0]``), a tensor when unknown."""
+    return X.shape[0] if X.shape[0] is not None else tf.cast(tf.shape(X)[0], tf.float32)
+
+
+def _scores(net, loss, X):
+    """The net's output, and whether it is logits that ``loss.from_logits`` takes."""
+    if hasattr(loss, "from_logits") and callable(getattr(net, "logits", None)):
+        return net.logits(X), True
+    return net(X), False
+
+
+def _losses(loss, y_hat, y, from_logits: bool):
+    if from_logits:
+        return loss.from_logits(y_hat, y)
+    if isinstance(loss, tf.keras.losses.Loss):
+        return loss(y, y_hat)
+    return loss(y_hat, y)
+
+
+def make_train_step(net, loss, updater) -> Callable:
+    """``step(X, y) -> (summed loss, correct count, count)`` doing one update.
+
+    This is the chapter's step: a tape records the forward pass and the loss, and
+    the updater applies the gradients. An updater with a ``train_step(X, y)``
+    method (:class:`~d2l_softmax.optim.AnalyticUpdater`) computes its own gradient.
+    """
+    keras_loss = isinstance(loss, tf.keras.losses.Loss)
+    keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
+
+    def step(X, y):
+        if hasattr(updater, "train_step"):
+            y_hat, l = updater.train_step(X, y)
+        else:
+            with tf.GradientTape() as tape:
+                y_hat, from_logits = _scores(net, loss, X)
+                l = _losses(loss, y_hat, y, from_logits)
+            if keras_optimizer:
+                params = net.trainable_variables
+                updater.apply_gradients(zip(tape.gradient(l, params), params))
+            else:
+                updater(_batch_size(X), tape.gradient(l, updater.params))
+        count = tf.cast(tf.size(y), tf.float32)
+        l_sum = tf.cast(l, tf.float32) * count if keras_loss else \
+            tf.reduce_sum(tf.cast(l, tf.float32))
+        return l_sum, correct_count(y_hat, y), count
+
+    return step
+
+
+def make_eval_step(net) -> Callable:
+    def step(X, y):
+        return correct_count(net(X), y), tf.cast(tf.size(y), tf.float32)
+    return step
+
+
+# ---------------------------------------------------------------- compiled loops
+
+def _fused_loop(step, batch_size: int, *, training: bool) -> Callable:
+    """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
+
+    Batches are consecutive slices of the examples taken in ``order``; images are
+    scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the
+    first batch whose loss was not finite (the loop stops there), else -1.
+    """
+    def loop(images, labels, order):
+        n = images.shape[0]
+        full, tail = divmod(n, batch_size)
+        images, labels = tf.gather(images, order), tf.gather(labels, order)
+        X3 = tf.reshape(images[:full * batch_size], (full, batch_size) + tuple(images.shape[1:]))
+        y3 = tf.reshape(labels[:full * batch_size], (full, batch_size))
+        size = 3 if training else 2
+
+        def run(X, y):
+            return tf.stack(step(tf.cast(X, tf.float32) / 255.0, y))
+
+        def bad_after(out, i, bad):
+            if not training:
+                return bad
+            return tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
+
+        def body(i, sums, bad):
+            out = run(X3[i], y3[i])
+            return i + 1, sums + out, bad_after(out, i, bad)
+
+        i, sums, bad = tf.while_loop(lambda i, sums, bad: (i < full) & (bad < 0), body,
+                                     (tf.constant(0), tf.zeros(size), tf.constant(-1)))
+        if tail:
+            X, y = images[full * batch_size:], labels[full * batch_size:]
+            out = tf.cond(bad < 0, lambda: run(X, y), lambda: tf.zeros(size))
+            sums, bad = sums + out, bad_after(out, tf.constant(full), bad)
+        return sums, bad
+
+    return loop
+
+
+def _dataset_loop(step, *, training: bool) -> Callable:
+    """``loop(dataset) -> (sums, bad)``: the same over any tf.data dataset."""
+    size = 3 if training else 2
+
+    def loop(dataset):
+        sums, bad, i = tf.zeros(size), tf.constant(-1), tf.constant(0)
+        for X, y in dataset:
+            out = tf.stack(step(X, y))
+            sums += out
+            if training and not tf.math.is_finite(out[0]):
+                bad = i
+                break
+            i += 1
+        return sums, bad
+
+    return loop
+
+
+class _Compiled:
+    """A loop compiled with XLA when it can be, else as a plain TensorFlow graph.
+
+    ``make(jit)`` returns the ``tf.function``; it is made again without XLA when
+    XLA cannot compile it (compilation fails before anything runs, so nothing is
+    done twice), unless ``jit_compile=True`` insists on XLA.
+    """
+
+    def __init__(self, make: Callable[[bool], Callable], what: str,
+                 jit_compile: Optional[bool]):
+        self.make, self.what = make, what
+        self.jit, self.strict = jit_compile is not False, jit_compile is True
+        self.fn = make(self.jit)
+
+    def __call__(self, *args):
+        try:
+            return self.fn(*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as err:
+            if not self.jit or self.strict or "XLA" not in str(err):
+                raise
+            warnings.warn(f"XLA could not compile the {self.what}; using a plain graph "
+                          f"instead ({str(err).splitlines()[0]})", stacklevel=3)
+            self.jit = False
+            self.fn = self.make(False)
+            return self.fn(*args)
+        except (tf.errors.OpError, FloatingPointError, AssertionError, ValueError):
+            raise
+        except Exception as err:
+            raise CompileError(
+                f"could not compile the {self.what} for this net, loss and updater: "
+                f"{type(err).__name__}: {err}\nThey must be TensorFlow code (no .numpy() or "
+                "Python branching on tensor values). Pass run_eagerly=True to run the step "
+                "as plain Python instead.") from err
+
+
+_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+def _compiled(kind: str, objects: tuple, make: Callable[[bool], Callable], what: str,
+              jit_compile: Optional[bool]) -> _Compiled:
+    """One compiled loop per (kind, net, loss, updater), reused across epochs."""
+    key = (kind, jit_compile) + tuple(id(o) for o in objects)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key][1]
+    fn = _Compiled(make, what, jit_compile)
+    _CACHE[key] = (objects, fn)  # holding the objects keeps their ids unique
+    while len(_CACHE) > 16:
+        _CACHE.popitem(last=False)
+    return fn
+
+
+def _eager_epoch(step, batches: Iterable, *, training: bool, epoch: Optional[int],
+                 stop: Optional[threading.Event] = None):
+    sums = np.zeros(3 if training else 2)
+    for i, (X, y) in enumerate(batches):
+        out = np.array([float(v) for v in step(X, y)])
+        if training and not math.isfinite(out[0]):
+            raise TrainingDivergedError(epoch, i + 1, out[0])
+        sums += out
+        if stop is not None and stop.is_set():
+            break
+    return sums
+
+
+def _source_batches(source: ArraySource, order: tf.Tensor):
+    """The batches the compiled loop sees, as Python iterates them."""
+    images, labels = tf.gather(source.images, order), tf.gather(source.labels, order)
+    for start in range(0, int(images.shape[0]), source.batch_size):
+        stop = start + source.batch_size
+        yield tf.cast(images[start:stop], tf.float32) / 255.0, labels[start:stop]
+
+
+def _epoch_order(source: ArraySource) -> tf.Tensor:
+    if source.permutations is None:
+        return tf.range(int(source.labels.shape[0]))
+    return next(iter(source.permutations))
+
+
+def _warm_up(net, updater, data_iter) -> None:
+    """Build a Keras model and optimizer eagerly: variables cannot be created in a loop."""
+    if not isinstance(net, tf.keras.Model) or (net.built and not isinstance(
+            updater, tf.keras.optimizers.Optimizer)):
+        return
+    if not net.built:
+        source = array_source(data_iter)
+        X = tf.cast(source.images[:1], tf.float32) / 255.0 if source else next(iter(data_iter))[0]
+        net(X)
+    if isinstance(updater, tf.keras.optimizers.Optimizer) and not updater.built:
+        updater.build(net.trainable_variables)
+
+
+def _run_epoch(step, objects, data_iter, *, training: bool, run_eagerly: bool,
+               jit_compile: Optional[bool], epoch: Optional[int], stop=None):
+    """Sums over one pass: (loss, correct, count) when training, else (correct, count)."""
+    source = array_source(data_iter)
+    kind = "training epoch" if training else "evaluation"
+    if run_eagerly or tf.config.functions_run_eagerly():
+        batches = _source_batches(source, _epoch_order(source)) if source else data_iter
+        return _eager_epoch(step, batches, training=training, epoch=epoch, stop=stop)
+    if source is not None:
+        loop = _compiled(
+            "fused", objects + (source.batch_size,),
+            lambda jit: tf.function(_fused_loop(step, source.batch_size, training=training),
+                                    jit_compile=jit), kind, jit_compile)
+        sums, bad = loop(source.images, source.labels, _epoch_order(source))
+    elif isinstance(data_iter, tf.data.Dataset):
+        loop = _compiled(
+            "dataset", objects,
+            lambda jit: tf.function(_dataset_loop(tf.function(step, jit_compile=jit),
+                                                  training=training)), kind, jit_compile)
+        sums, bad = loop(data_iter)
+    else:
+        step_fn = _compiled("step", objects, lambda jit: tf.function(
+            step, jit_compile=jit, reduce_retracing=True), kind, jit_compile)
+        return _eager_epoch(step_fn, data_iter, training=training, epoch=epoch, stop=stop)
+    sums, bad = sums.numpy().astype(np.float64), int(bad)
+    if bad >= 0:
+        raise TrainingDivergedError(epoch, bad + 1, float("nan"))
+    return sums
+
+
+def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False,
+                    jit_compile: Optional[bool] = None, _epoch: Optional[int] = None,
+                    _stop=None) -> tuple[float, float]:
+    """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
+
+    ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``;
+    ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
+    ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
+    ``jit_compile``: None tries XLA and falls back to a plain graph, True insists,
+    False never uses it.
+    """
+    _warm_up(net, updater, train_iter)
+    step = make_train_step(net, loss, updater)
+    loss_sum, correct, count = _run_epoch(step, (net, loss, updater), train_iter, training=True,
+                                          run_eagerly=run_eagerly, jit_compile=jit_compile,
+                                          epoch=_epoch, stop=_stop)
+    if count == 0:
+        raise ValueError("train_iter yielded no examples")
+    if not math.isfinite(loss_sum):
+        raise TrainingDivergedError(_epoch, -1, loss_sum)
+    return loss_sum / count, correct / count
+
+
+def compiled_accuracy(net, data_iter, *, run_eagerly: bool = False,
+                      jit_compile: Optional[bool] = None) -> float:
+    """The fraction of ``data_iter`` that ``net`` classifies correctly."""
+    _warm_up(net, None, data_iter)
+    correct, count = _run_epoch(make_eval_step(net), (net,), data_iter, training=False,
+                                run_eagerly=run_eagerly, jit_compile=jit_compile, epoch=None)
+    if count == 0:
+        raise ValueError("data_iter yielded no examples")
+    return correct / count
+
+
+# ---------------------------------------------------------------- the chapter's loop
+
+class _StopOnInterrupt:
+    """While active, the first Ctrl-C asks training to stop after the current batch
+    (or compiled epoch); a second one interrupts at once."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def _handle(self, signum, frame):
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _check_epochs(num_epochs) -> int:
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) \
+            or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
+    return int(num_epochs)
+
+
+def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
+              run_eagerly: bool = False, jit_compile: Optional[bool] = None,
+              animator: Optional[Animator] = None, plot_path=None, check: bool = True,
+              verbose: bool = True) -> History:
+    """Train ``net`` for ``num_epochs``, drawing loss and accuracies as it goes.
+
+    Takes what :func:`train_epoch_ch3` takes. The book's sanity checks follow
+    (``check=True``): final train loss < 0.5 and both accuracies in (0.7, 1];
+    they raise ``AssertionError``. Returns the per-epoch :class:`History`.
+    In a terminal the figure is saved to ``plot_path`` (or a printed temporary
+    path) instead of being shown. A first Ctrl-C stops after the current batch or
+    compiled epoch and returns the history so far, with ``interrupted=True``.
+    """
+    num_epochs = _check_epochs(num_epochs)
+    if animator is None:
+        animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
+                            legend=["train loss", "train acc", "test acc"],
+                            save_path=plot_path, verbose=verbose)
+    history = History()
+    epochs = range(1, num_epochs + 1)
+    if verbose and not animator.live:  # a progress bar in the terminal; Jupyter has the plot
+        from tqdm.auto import tqdm
+        epochs = tqdm(epochs, desc="training", unit="epoch", leave=False, file=sys.stdout,
+                      disable=None)  # None: no bar when the output is not a terminal
+    with _StopOnInterrupt() as stop:
+        for epoch in epochs:
+            start = time.perf_counter()
+            train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
+                                            run_eagerly=run_eagerly, jit_compile=jit_compile,
+                                            _epoch=epoch, _stop=stop)
+            test_acc = compiled_accuracy(net, test_iter, run_eagerly=run_eagerly,
+                                         jit_compile=jit_compile)
+            history.epoch_seconds.append(time.perf_counter() - start)
+            for name, value in zip(("train_loss", "train_acc", "test_acc"),
+                                   train_metrics + (test_acc,)):
+                getattr(history, name).append(float(value))
+            animator.add(epoch, train_metrics + (test_acc,))
+            if stop.is_set():
+                history.interrupted = True
+                if verbose:
+                    print(f"Training interrupted after epoch {epoch}; the parameters and "
+                          "history so far are kept.")
+                break
+    animator.close()
+    if check and not history.interrupted:
+        train_loss, train_acc = train_metrics
+        assert train_loss < 0.5, f"train loss {train_loss} is not < 0.5"
+        assert 0.7 < train_acc <= 1, f"train accuracy {train_acc} is not in (0.7, 1]"
+        assert 0.7 < test_acc <= 1, f"test accuracy {test_acc} is not in (0.7, 1]"
+    return history
+
+
+def predict_labels(net, X: tf.Tensor) -> tf.Tensor:
+    """Predicted classes (B,) of a batch of images."""
+    return tf.argmax(net(X), axis=1)
+
+
+def predict_ch3(net, test_iter, n: int = 6, *, save_path=None):
+    """Show the first ``n`` test images titled "true\\npredicted"; return the axes."""
+    for X, y in test_iter:
+        break
+    n = min(n, int(X.shape[0]))
+    trues = get_fashion_mnist_labels(y[:n])
+    preds = get_fashion_mnist_labels(predict_labels(net, X[:n]))
+    titles = [true + "\n" + pred for true, pred in zip(trues, preds)]
+    return show_images(X[:n, :, :, 0], 1, n, titles=titles, save_path=save_path)

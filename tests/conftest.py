@@ -1,0 +1,79 @@
+"""Shared fixtures: small IDX files written by the tests, and the real data when present."""
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from d2l_softmax import data  # noqa: E402
+
+SMALL_TRAIN, SMALL_TEST = 300, 100
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array: magic 0x0000 08 ndim, big-endian dims, payload."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool) -> Path:
+    raw = idx_bytes(array)
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(raw, compresslevel=1))
+    else:
+        path.write_bytes(raw)
+    return path
+
+
+def make_split(n: int, rng: np.random.Generator):
+    """Images whose class is learnable: class k lights up rows 2k..2k+3."""
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        images[i, 2 * k + 2: 2 * k + 6, :] = 250
+    return images, labels
+
+
+@pytest.fixture
+def small_counts(monkeypatch):
+    """Let the loader accept the small files (the real counts are 60,000 / 10,000)."""
+    monkeypatch.setitem(data.SPLITS, "train", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", SMALL_TRAIN))
+    monkeypatch.setitem(data.SPLITS, "test", ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", SMALL_TEST))
+    data._read_split_cached.cache_clear()
+    yield
+    data._read_split_cached.cache_clear()
+
+
+@pytest.fixture
+def small_dir(tmp_path, small_counts):
+    """A folder with the four files: training files gzipped, test files raw."""
+    rng = np.random.default_rng(0)
+    for split, n, gz in (("train", SMALL_TRAIN, True), ("test", SMALL_TEST, False)):
+        images, labels = make_split(n, rng)
+        images_name, labels_name, _ = data.SPLITS[split]
+        write_idx(tmp_path / images_name, images, gz)
+        write_idx(tmp_path / labels_name, labels, gz)
+    return tmp_path
+
+
+def real_data_dir():
+    try:
+        return data.find_fashion_mnist(download=False)
+    except data.DataNotFoundError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def real_dir():
+    folder = real_data_dir()
+    if folder is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install the real data (apt-get install dataset-fashion-mnist)")
+        pytest.skip("real Fashion-MNIST is not installed")
+    return folder

@@ -1,0 +1,95 @@
+"""End to end on the real Fashion-MNIST: the chapter, and what the next chapters pass."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import d2l_softmax as d2l
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def iters(real_dir):
+    return d2l.load_data_fashion_mnist(256, data_dir=real_dir, seed=0)
+
+
+def test_real_data_matches_the_published_set(real_dir):
+    train_images, train_labels = d2l.read_fashion_mnist(real_dir, "train")
+    test_images, test_labels = d2l.read_fashion_mnist(real_dir, "test")
+    assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)
+    assert np.bincount(train_labels).tolist() == [6000] * 10
+    assert np.bincount(test_labels).tolist() == [1000] * 10
+    assert train_labels[:5].tolist() == [9, 0, 0, 3, 0]  # ankle boot, t-shirt, t-shirt, dress, t-shirt
+
+
+def test_the_chapter(iters, tmp_path):
+    """lr 0.1, batch 256, 10 epochs: the book's asserts hold and test accuracy >= 0.82."""
+    train_iter, test_iter = iters
+    net = d2l.SoftmaxRegression(seed=0)
+    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
+                            d2l.Updater([net.W, net.b], lr=0.1), plot_path=tmp_path / "c.png")
+    assert len(history.test_acc) == 10
+    assert history.test_acc[-1] >= 0.82, history
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert d2l.evaluate_accuracy(net, test_iter) == pytest.approx(history.test_acc[-1])
+    axes = d2l.predict_ch3(net, test_iter)
+    assert len(axes) == 6 and "\n" in axes[0].get_title()
+
+
+def test_analytic_gradient_reaches_the_same_accuracy(iters, tmp_path):
+    train_iter, test_iter = iters
+    net = d2l.SoftmaxRegression(seed=0)
+    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
+                            d2l.AnalyticUpdater(net, lr=0.1), plot_path=tmp_path / "a.png")
+    assert history.test_acc[-1] >= 0.82
+
+
+def test_next_chapter_mlp_from_scratch(iters, tmp_path):
+    """The book's MLP from scratch: own net and loss on logits, d2l.Updater."""
+    train_iter, test_iter = iters
+    num_inputs, num_outputs, num_hiddens = 784, 10, 256
+    tf.random.set_seed(0)
+    W1 = tf.Variable(tf.random.normal(shape=(num_inputs, num_hiddens), mean=0, stddev=0.01))
+    b1 = tf.Variable(tf.zeros(num_hiddens))
+    W2 = tf.Variable(tf.random.normal(shape=(num_hiddens, num_outputs), mean=0, stddev=0.01))
+    b2 = tf.Variable(tf.zeros(num_outputs))
+
+    def relu(X):
+        return tf.math.maximum(X, 0)
+
+    def net(X):
+        X = tf.reshape(X, (-1, num_inputs))
+        H = relu(tf.matmul(X, W1) + b1)
+        return tf.matmul(H, W2) + b2
+
+    def loss(y_hat, y):
+        return tf.keras.losses.sparse_categorical_crossentropy(y, y_hat, from_logits=True)
+
+    updater = d2l.Updater([W1, W2, b1, b2], 0.1)
+    history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, updater,
+                            plot_path=tmp_path / "mlp.png")
+    # SGD at lr 0.1 makes the MLP's test accuracy jump by a few points between epochs
+    assert max(history.test_acc) >= 0.84 and history.test_acc[-1] >= 0.78, history
+
+
+def test_concise_chapter_keras(iters, tmp_path):
+    """The concise chapter: Keras Dense, Keras loss on logits, Keras SGD."""
+    train_iter, test_iter = iters
+    tf.random.set_seed(0)
+    net = tf.keras.models.Sequential()
+    net.add(tf.keras.layers.Flatten())
+    weight_initializer = tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
+    net.add(tf.keras.layers.Dense(10, kernel_initializer=weight_initializer))
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    trainer = tf.keras.optimizers.SGD(learning_rate=.1)
+    history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, trainer,
+                            plot_path=tmp_path / "keras.png")
+    assert history.test_acc[-1] >= 0.82
+
+
+def test_resized_inputs_predict(real_dir):
+    _, test_iter = d2l.load_data_fashion_mnist(32, resize=64, data_dir=real_dir)
+    net = d2l.SoftmaxRegression(64 * 64, 10, seed=0)
+    axes = d2l.predict_ch3(net, test_iter, n=3)
+    assert [ax.get_title().split("\n")[0] for ax in axes] == ["ankle boot", "pullover", "trouser"]
+    assert axes[0].get_images()[0].get_array().shape == (64, 64)

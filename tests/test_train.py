@@ -1,0 +1,123 @@
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import d2l_softmax as d2l
+
+
+@pytest.fixture
+def small_iters(small_dir):
+    return d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=0)
+
+
+def _fit(small_dir, run_eagerly, updater_cls=d2l.Updater, epochs=3, **kw):
+    train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=11)
+    net = d2l.SoftmaxRegression(seed=4)
+    updater = updater_cls(net if updater_cls is d2l.AnalyticUpdater else net.params, 0.1)
+    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, epochs, updater,
+                            run_eagerly=run_eagerly, check=False, verbose=False, **kw)
+    return net, history
+
+
+def test_compiled_and_eager_paths_agree(small_dir, tmp_path):
+    eager, h_eager = _fit(small_dir, True, plot_path=tmp_path / "a.png")
+    compiled, h_compiled = _fit(small_dir, False, plot_path=tmp_path / "b.png")
+    np.testing.assert_allclose(compiled.W, eager.W, atol=1e-6)
+    np.testing.assert_allclose(compiled.b, eager.b, atol=1e-6)
+    np.testing.assert_allclose(h_compiled.train_loss, h_eager.train_loss, rtol=1e-5)
+    assert h_compiled.train_acc == pytest.approx(h_eager.train_acc)
+    assert h_compiled.test_acc == pytest.approx(h_eager.test_acc)
+    assert h_compiled.train_acc[-1] > 0.9  # the small data set is easy to learn
+
+
+def test_analytic_updater_trains_the_same(small_dir, tmp_path):
+    tape, _ = _fit(small_dir, False, plot_path=tmp_path / "a.png")
+    analytic, _ = _fit(small_dir, False, d2l.AnalyticUpdater, plot_path=tmp_path / "b.png")
+    np.testing.assert_allclose(analytic.W, tape.W, atol=1e-5)
+
+
+def test_epoch_metrics_are_exact_means(small_iters, small_dir):
+    """With lr tiny the parameters barely move: the epoch's numbers are the means
+    of the loss and of correct predictions over every training example."""
+    train_iter, _ = small_iters
+    net = d2l.SoftmaxRegression(seed=1)
+    images, labels = d2l.read_fashion_mnist(small_dir, "train")
+    X = tf.constant(images[..., None] / 255.0, tf.float32)
+    expected_loss = float(tf.reduce_mean(d2l.cross_entropy(net(X), labels)))
+    expected_acc = d2l.accuracy(net(X), tf.constant(labels, tf.int32)) / len(labels)
+    loss, acc = d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 1e-12))
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert acc == pytest.approx(expected_acc)
+
+
+def test_generic_iterables_and_keras(small_iters):
+    train_iter, test_iter = small_iters
+    other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
+    listed = [(X, y) for X, y in train_iter]     # a Python list of batches
+    for data in (other, listed):
+        net = tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+        loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        trainer = tf.keras.optimizers.SGD(learning_rate=0.1)
+        for _ in range(3):
+            l, acc = d2l.train_epoch_ch3(net, data, loss, trainer)
+        assert math.isfinite(l) and acc > 0.8
+        assert d2l.evaluate_accuracy(net, test_iter) > 0.8
+
+
+def test_divergence_stops_with_epoch_and_batch(small_iters):
+    train_iter, test_iter = small_iters
+    net = d2l.SoftmaxRegression(seed=0)
+    with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+.*smaller learning rate"):
+        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
+                      d2l.Updater(net.params, 1e38), verbose=False, plot_path=None)
+    # eager as well
+    net = d2l.SoftmaxRegression(seed=0)
+    with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+"):
+        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
+                      d2l.Updater(net.params, 1e38), verbose=False, run_eagerly=True)
+
+
+def test_book_asserts_and_bad_epochs(small_iters):
+    train_iter, test_iter = small_iters
+    net = d2l.SoftmaxRegression(seed=0)
+    with pytest.raises(AssertionError, match="train loss"):
+        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 1,
+                      d2l.Updater(net.params, 1e-6), verbose=False)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="num_epochs must be a positive integer"):
+            d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, bad,
+                          d2l.Updater(net.params, 0.1))
+
+
+def test_untraceable_net_gets_a_clear_message(small_iters):
+    train_iter, _ = small_iters
+    W = tf.Variable(tf.zeros((784, 10)))
+
+    def numpy_net(X):
+        return tf.constant(np.asarray(X).reshape(-1, 784)) @ W  # .numpy() cannot be traced
+
+    with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
+        d2l.train_epoch_ch3(numpy_net, train_iter, d2l.cross_entropy, d2l.Updater([W], 0.1))
+    loss, _ = d2l.train_epoch_ch3(numpy_net, train_iter, d2l.cross_entropy,
+                                  d2l.Updater([W], 0.1), run_eagerly=True)
+    assert math.isfinite(loss)
+
+
+def test_wrong_image_shape_is_reported(small_dir):
+    train_iter, _ = d2l.load_data_fashion_mnist(32, resize=32, data_dir=small_dir)
+    net = d2l.SoftmaxRegression(seed=0)
+    with pytest.raises(ValueError, match=r"784 values each"):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 0.1))
+
+
+def test_predict_ch3_titles(small_iters, tmp_path):
+    _, test_iter = small_iters
+    net = d2l.SoftmaxRegression(seed=0)
+    axes = d2l.predict_ch3(net, test_iter, n=4, save_path=tmp_path / "p.png")
+    X, y = next(iter(test_iter))
+    preds = d2l.get_fashion_mnist_labels(tf.argmax(net(X[:4]), 1))
+    assert [ax.get_title() for ax in axes] == [
+        f"{t}\n{p}" for t, p in zip(d2l.get_fashion_mnist_labels(y[:4]), preds)]
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
