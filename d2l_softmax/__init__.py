@@ -12,7 +12,7 @@ from .data import (DataNotFoundError, TEXT_LABELS, find_fashion_mnist, get_fashi
 from .metrics import Accumulator, accuracy, confusion_matrix, evaluate_accuracy
 from .model import (CrossEntropy, SoftmaxRegression, cross_entropy, default_model, net,
                     softmax, softmax_naive, softmax_regression_grad)
-from .optim import AnalyticUpdater, Updater, sgd
+from .optim import AnalyticUpdater, Updater, cosine_schedule, sgd
 from .plot import (Animator, plot_confusion_matrix, save_figure, set_axes, show_images,
                    show_weights, use_svg_display)
 from .train import (CompileError, History, TrainingDivergedError, make_train_step,

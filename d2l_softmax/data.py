@@ -188,7 +188,14 @@ class ArraySource:
     images: tf.Tensor          # uint8 (N, 28, 28, 1)
     labels: tf.Tensor          # int32 (N,)
     batch_size: int
-    permutations: Optional[tf.data.Dataset]  # one fresh permutation of 0..N-1 per pass; None: keep order
+    shuffle: Optional[tf.random.Generator]  # draws each pass's permutation; None: keep order
+
+    def order(self) -> Optional[tf.Tensor]:
+        """A fresh permutation of 0..N-1 for the next pass, or None to keep the order."""
+        if self.shuffle is None:
+            return None
+        seed = self.shuffle.make_seeds(1)[:, 0]
+        return tf.random.experimental.stateless_shuffle(tf.range(int(self.labels.shape[0])), seed)
 
 
 def _permutations(n: int, seed: Optional[int]) -> tf.data.Dataset:
@@ -225,16 +232,18 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     images_t = tf.constant(images.reshape(n, *images.shape[1:3], 1), tf.uint8)
     labels_t = tf.constant(labels, tf.int32)
     if shuffle:
-        permutations = _permutations(n, seed)
-        ds = permutations.flat_map(
+        if seed is None:  # follows tf.random.set_seed when that was called
+            seed = int(tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64))
+        ds = _permutations(n, seed).flat_map(
             lambda order: batches_from_arrays(images_t, labels_t, batch_size, order, resize))
+        generator = tf.random.Generator.from_seed(seed)
     else:
-        permutations = None
+        generator = None
         ds = batches_from_arrays(images_t, labels_t, batch_size, tf.range(n), resize)
     ds = ds.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
     ds = ds.prefetch(tf.data.AUTOTUNE)
     if not resize:  # the fast path trains on the 28x28 arrays themselves
-        ds._d2l_source = ArraySource(images_t, labels_t, batch_size, permutations)
+        ds._d2l_source = ArraySource(images_t, labels_t, batch_size, generator)
     return ds
 
 

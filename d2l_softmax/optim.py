@@ -31,21 +31,33 @@ def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
     ``grads`` are gradients of the loss summed over the minibatch.
     """
     for param, grad in zip(params, grads):
-        param.assign_sub(lr * grad / tf.cast(batch_size, param.dtype))
+        param.assign_sub(tf.cast(lr, param.dtype) * grad / tf.cast(batch_size, param.dtype))
 
 
 class Updater:
-    """The book's updater: ``updater(batch_size, grads)`` does one SGD step on ``params``."""
+    """The book's updater: ``updater(batch_size, grads)`` does one SGD step on ``params``.
+
+    ``lr`` may be changed between epochs (a schedule): it lives in a variable, so
+    compiled training steps see the new value.
+    """
 
     def __init__(self, params: Sequence[tf.Variable], lr: float):
         self.params = list(params)
-        self.lr = check_lr(lr)
+        self._lr = tf.Variable(check_lr(lr), trainable=False, dtype=tf.float32, name="lr")
+
+    @property
+    def lr(self) -> float:
+        return float(self._lr.numpy())
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr.assign(check_lr(value))
 
     def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
-        sgd(self.params, grads, self.lr, batch_size)
+        sgd(self.params, grads, self._lr, batch_size)
 
 
-class AnalyticUpdater:
+class AnalyticUpdater(Updater):
     """SGD for :class:`SoftmaxRegression` with the hand-derived gradient, no tape.
 
     ``train_step(X, y)`` computes the logits, the loss and dJ/dW = X^T (A - Y)
@@ -57,9 +69,8 @@ class AnalyticUpdater:
     def __init__(self, model: SoftmaxRegression, lr: float):
         if not isinstance(model, SoftmaxRegression):
             raise TypeError(f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}")
+        super().__init__(model.params, lr)
         self.model = model
-        self.params = model.params
-        self.lr = check_lr(lr)
 
     def train_step(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """X (B, 28, 28, 1), y (B,) -> logits (B, q) and losses (B,) before the step."""
@@ -67,9 +78,15 @@ class AnalyticUpdater:
         Z = tf.matmul(X, self.model.W) + self.model.b
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=Z)
         grads = softmax_regression_grad(X, softmax(Z), y)
-        sgd(self.params, grads, self.lr, tf.shape(X)[0])
+        sgd(self.params, grads, self._lr, tf.shape(X)[0])
         return Z, losses
 
-    def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
-        """Behaves as a plain :class:`Updater` when handed gradients."""
-        sgd(self.params, grads, self.lr, batch_size)
+
+def cosine_schedule(lr: float, num_epochs: int, final_lr: float = 1e-4):
+    """``schedule(epoch)`` for epochs 1..num_epochs: lr decayed along half a cosine."""
+    lr = check_lr(lr)
+
+    def schedule(epoch: int) -> float:
+        return final_lr + (lr - final_lr) * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / num_epochs))
+
+    return schedule

@@ -147,7 +147,7 @@ class Animator:
         """Write the figure as PNG (atomically) and return its path."""
         if path is None:
             if self.save_path is None:
-                folder = Path(tempfile.gettempdir()) / "d2l_softmax"
+                folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
                 self.save_path = folder / time.strftime("animator-%Y%m%d-%H%M%S.png")
             path = self.save_path
         path = save_figure(self.fig, path, dpi=150)

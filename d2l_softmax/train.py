@@ -117,16 +117,17 @@ def make_eval_step(net) -> Callable:
 # ---------------------------------------------------------------- compiled loops
 
 def _fused_loop(step, batch_size: int, *, training: bool) -> Callable:
-    """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
+    """``loop(images, labels, order=None) -> (sums, bad)`` over in-memory uint8 images.
 
-    Batches are consecutive slices of the examples taken in ``order``; images are
+    Batches are consecutive slices of the examples taken in ``order`` (None: as stored); images are
     scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the
     first batch whose loss was not finite (the loop stops there), else -1.
     """
-    def loop(images, labels, order):
+    def loop(images, labels, order=None):
         n = images.shape[0]
         full, tail = divmod(n, batch_size)
-        images, labels = tf.gather(images, order), tf.gather(labels, order)
+        if order is not None:
+            images, labels = tf.gather(images, order), tf.gather(labels, order)
         X3 = tf.reshape(images[:full * batch_size], (full, batch_size) + tuple(images.shape[1:]))
         y3 = tf.reshape(labels[:full * batch_size], (full, batch_size))
         size = 3 if training else 2
@@ -237,18 +238,14 @@ def _eager_epoch(step, batches: Iterable, *, training: bool, epoch: Optional[int
     return sums
 
 
-def _source_batches(source: ArraySource, order: tf.Tensor):
+def _source_batches(source: ArraySource, order: Optional[tf.Tensor]):
     """The batches the compiled loop sees, as Python iterates them."""
-    images, labels = tf.gather(source.images, order), tf.gather(source.labels, order)
+    images, labels = source.images, source.labels
+    if order is not None:
+        images, labels = tf.gather(images, order), tf.gather(labels, order)
     for start in range(0, int(images.shape[0]), source.batch_size):
         stop = start + source.batch_size
         yield tf.cast(images[start:stop], tf.float32) / 255.0, labels[start:stop]
-
-
-def _epoch_order(source: ArraySource) -> tf.Tensor:
-    if source.permutations is None:
-        return tf.range(int(source.labels.shape[0]))
-    return next(iter(source.permutations))
 
 
 def _warm_up(net, updater, data_iter) -> None:
@@ -270,14 +267,16 @@ def _run_epoch(step, objects, data_iter, *, training: bool, run_eagerly: bool,
     source = array_source(data_iter)
     kind = "training epoch" if training else "evaluation"
     if run_eagerly or tf.config.functions_run_eagerly():
-        batches = _source_batches(source, _epoch_order(source)) if source else data_iter
+        batches = _source_batches(source, source.order()) if source else data_iter
         return _eager_epoch(step, batches, training=training, epoch=epoch, stop=stop)
     if source is not None:
         loop = _compiled(
             "fused", objects + (source.batch_size,),
             lambda jit: tf.function(_fused_loop(step, source.batch_size, training=training),
                                     jit_compile=jit), kind, jit_compile)
-        sums, bad = loop(source.images, source.labels, _epoch_order(source))
+        order = source.order()
+        args = (source.images, source.labels) + (() if order is None else (order,))
+        sums, bad = loop(*args)
     elif isinstance(data_iter, tf.data.Dataset):
         loop = _compiled(
             "dataset", objects,
@@ -353,6 +352,13 @@ class _StopOnInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def _set_lr(updater, lr: float) -> None:
+    if isinstance(updater, tf.keras.optimizers.Optimizer):
+        updater.learning_rate = lr
+    else:
+        updater.lr = lr
+
+
 def _check_epochs(num_epochs) -> int:
     if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) \
             or num_epochs < 1:
@@ -363,14 +369,16 @@ def _check_epochs(num_epochs) -> int:
 def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
               run_eagerly: bool = False, jit_compile: Optional[bool] = None,
               animator: Optional[Animator] = None, plot_path=None, check: bool = True,
-              verbose: bool = True) -> History:
+              verbose: bool = True, lr_schedule: Optional[Callable[[int], float]] = None
+              ) -> History:
     """Train ``net`` for ``num_epochs``, drawing loss and accuracies as it goes.
 
     Takes what :func:`train_epoch_ch3` takes. The book's sanity checks follow
     (``check=True``): final train loss < 0.5 and both accuracies in (0.7, 1];
     they raise ``AssertionError``. Returns the per-epoch :class:`History`.
     In a terminal the figure is saved to ``plot_path`` (or a printed temporary
-    path) instead of being shown. A first Ctrl-C stops after the current batch or
+    path) instead of being shown. ``lr_schedule(epoch)`` sets the updater's learning
+    rate before each epoch (see :func:`~d2l_softmax.optim.cosine_schedule`). A first Ctrl-C stops after the current batch or
     compiled epoch and returns the history so far, with ``interrupted=True``.
     """
     num_epochs = _check_epochs(num_epochs)
@@ -386,6 +394,8 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
                       disable=None)  # None: no bar when the output is not a terminal
     with _StopOnInterrupt() as stop:
         for epoch in epochs:
+            if lr_schedule is not None:
+                _set_lr(updater, lr_schedule(epoch))
             start = time.perf_counter()
             train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
                                             run_eagerly=run_eagerly, jit_compile=jit_compile,

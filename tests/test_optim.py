@@ -18,7 +18,7 @@ def test_updater_is_the_books():
     updater = d2l.Updater([w], lr=0.1)
     updater(2, [tf.constant([10.0])])
     np.testing.assert_allclose(w, [0.5])
-    assert updater.params == [w] and updater.lr == 0.1
+    assert updater.params == [w] and updater.lr == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf"), "fast", None])
@@ -51,3 +51,10 @@ def test_analytic_update_equals_tape_update():
 def test_analytic_updater_needs_softmax_regression():
     with pytest.raises(TypeError, match="needs a SoftmaxRegression"):
         d2l.AnalyticUpdater(lambda X: X, 0.1)
+
+
+def test_cosine_schedule():
+    schedule = d2l.cosine_schedule(0.2, 10, final_lr=0.0)
+    assert schedule(1) == pytest.approx(0.2)
+    assert schedule(6) == pytest.approx(0.1)
+    assert schedule(11) == pytest.approx(0.0)

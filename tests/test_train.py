@@ -121,3 +121,32 @@ def test_predict_ch3_titles(small_iters, tmp_path):
     assert [ax.get_title() for ax in axes] == [
         f"{t}\n{p}" for t, p in zip(d2l.get_fashion_mnist_labels(y[:4]), preds)]
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_changing_lr_reaches_the_compiled_step(small_iters):
+    train_iter, _ = small_iters
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = d2l.Updater(net.params, 0.1)
+    d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
+    updater.lr = 1e38  # would be ignored if the compiled step had baked in 0.1
+    with pytest.raises(d2l.TrainingDivergedError):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
+
+
+def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, tmp_path):
+    import signal
+
+    train_iter, test_iter = small_iters
+
+    class InterruptAtEpoch2(d2l.Animator):
+        def add(self, x, y):
+            super().add(x, y)
+            if x == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    net = d2l.SoftmaxRegression(seed=0)
+    animator = InterruptAtEpoch2(save_path=tmp_path / "a.png", verbose=False)
+    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
+                            d2l.Updater(net.params, 0.1), animator=animator, verbose=False)
+    assert history.interrupted and len(history.train_loss) == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
