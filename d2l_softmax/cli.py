@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=10, help="passes over the data (10)")
     train.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (0.1)")
     train.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch size (256)")
+    train.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                       help="learning rate per epoch: constant (the chapter) or cosine-decayed")
     train.add_argument("--seed", type=int, default=None,
                        help="seed for initialisation and shuffling: the run becomes reproducible")
     train.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST IDX files")
@@ -76,7 +78,7 @@ def cmd_train(args) -> int:
     from .data import load_data_fashion_mnist
     from .files import write_json
     from .model import SoftmaxRegression, cross_entropy
-    from .optim import Updater
+    from .optim import Updater, cosine_schedule
     from .train import predict_ch3, train_ch3
 
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -88,8 +90,10 @@ def cmd_train(args) -> int:
     print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
           f"batch size {args.batch_size}, seed {args.seed}")
     history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
-                        Updater(net.params, args.lr), plot_path=out / "training.png", check=False)
-    settings = {"lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+                        Updater(net.params, args.lr), plot_path=out / "training.png", check=False,
+                        lr_schedule=cosine_schedule(args.lr, args.epochs)
+                        if args.schedule == "cosine" else None)
+    settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size, "seed": args.seed,
                 "epochs_done": len(history.train_loss), "epochs": args.epochs}
     model_path = checkpoint.save_params(out / "model.npz", net, **settings)
     write_json(out / "history.json", {**history.as_dict(), "settings": settings})
