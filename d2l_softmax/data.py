@@ -190,19 +190,22 @@ class ArraySource:
     batch_size: int
     shuffle: Optional[tf.random.Generator]  # draws each pass's permutation; None: keep order
 
-    def order(self) -> Optional[tf.Tensor]:
-        """A fresh permutation of 0..N-1 for the next pass, or None to keep the order."""
+    def order(self) -> tf.Tensor:
+        """The order of the examples in the next pass (N,): a fresh permutation of
+        0..N-1 when shuffling, else 0..N-1."""
+        n = int(self.labels.shape[0])
         if self.shuffle is None:
-            return None
+            return tf.range(n)
         seed = self.shuffle.make_seeds(1)[:, 0]
-        return tf.random.experimental.stateless_shuffle(tf.range(int(self.labels.shape[0])), seed)
+        return tf.random.experimental.stateless_shuffle(tf.range(n), seed)
 
 
 def _permutations(n: int, seed: Optional[int]) -> tf.data.Dataset:
     """A one-element dataset holding a permutation of 0..n-1, new on every pass."""
     draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    return draws.map(lambda s: tf.random.experimental.stateless_shuffle(
-        tf.range(n), seed=tf.stack([s, tf.constant(0, tf.int64)])))
+    return draws.map(tf.autograph.experimental.do_not_convert(
+        lambda s: tf.random.experimental.stateless_shuffle(
+            tf.range(n), seed=tf.stack([s, tf.constant(0, tf.int64)]))))
 
 
 def batches_from_arrays(images: tf.Tensor, labels: tf.Tensor, batch_size: int,
@@ -211,6 +214,7 @@ def batches_from_arrays(images: tf.Tensor, labels: tf.Tensor, batch_size: int,
     n = int(images.shape[0])
     num_batches = -(-n // batch_size)
 
+    @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
     def batch(i):
         idx = order[i * batch_size: tf.minimum((i + 1) * batch_size, n)]
         X = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
@@ -234,8 +238,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     if shuffle:
         if seed is None:  # follows tf.random.set_seed when that was called
             seed = int(tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64))
-        ds = _permutations(n, seed).flat_map(
-            lambda order: batches_from_arrays(images_t, labels_t, batch_size, order, resize))
+        ds = _permutations(n, seed).flat_map(tf.autograph.experimental.do_not_convert(
+            lambda order: batches_from_arrays(images_t, labels_t, batch_size, order, resize)))
         generator = tf.random.Generator.from_seed(seed)
     else:
         generator = None

@@ -73,13 +73,15 @@ class Animator:
     The book's Animator, with three changes: the figure is not registered with
     pyplot (no pile of open figures), the axis limits widen so no point is hidden,
     and outside Jupyter it prints each point and saves the figure to ``save_path``
-    (default: a new file in the temporary folder, printed once).
+    (default: a new file in the temporary folder, printed once): at the first point,
+    then at most every ``save_every`` seconds, and at :meth:`close`.
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
                  xscale="linear", yscale="linear", fmts=("-", "m--", "g-.", "r:"),
                  nrows=1, ncols=1, figsize=(3.5, 2.5), *, save_path=None,
-                 verbose: bool = True, live: Optional[bool] = None):
+                 verbose: bool = True, live: Optional[bool] = None,
+                 save_every: float = 2.0):
         self.legend = list(legend or [])
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.xscale, self.yscale = xscale, yscale
@@ -90,9 +92,11 @@ class Animator:
         self.axes = np.atleast_1d(self.fig.subplots(nrows, ncols)).ravel()
         self.X, self.Y, self.fmts = None, None, fmts
         self.save_path = Path(save_path) if save_path is not None else None
-        self.verbose = verbose
+        self.verbose, self.save_every = verbose, save_every
         self._handle = None
         self._announced = False
+        self._saved_at: Optional[float] = None  # time.monotonic() of the last save
+        self._unsaved = False
 
     def config_axes(self) -> None:
         xs = [x for row in (self.X or []) for x in row]
@@ -121,7 +125,9 @@ class Animator:
         else:
             if self.verbose:
                 self._print_point(x, y)
-            self.save()
+            self._unsaved = True
+            if self._saved_at is None or time.monotonic() - self._saved_at >= self.save_every:
+                self.save()
 
     def draw(self) -> None:
         self.axes[0].cla()
@@ -150,14 +156,20 @@ class Animator:
                 folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
                 self.save_path = folder / time.strftime("animator-%Y%m%d-%H%M%S.png")
             path = self.save_path
+        own = Path(path) == self.save_path
         path = save_figure(self.fig, path, dpi=150)
+        if own:
+            self._saved_at, self._unsaved = time.monotonic(), False
         if self.verbose and not self._announced and not self.live:
             print(f"Saving the plot to {path}")
             self._announced = True
         return path
 
     def close(self) -> None:
-        """Forget the display handle; the final figure stays on the page or on disk."""
+        """Save what is not saved yet and forget the display handle; the final figure
+        stays on the page or on disk."""
+        if self._unsaved and not self.live:
+            self.save()
         self._handle = None
 
 

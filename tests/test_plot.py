@@ -57,3 +57,17 @@ def test_weights_and_confusion_plots(tmp_path):
     m = d2l.confusion_matrix([0, 1, 2], [0, 2, 2], num_classes=10)
     d2l.plot_confusion_matrix(m, d2l.TEXT_LABELS, save_path=tmp_path / "c.png")
     assert (tmp_path / "w.png").read_bytes()[:8] == PNG == (tmp_path / "c.png").read_bytes()[:8]
+
+
+def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
+    path = tmp_path / "a.png"
+    a = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=path, verbose=False,
+                     save_every=3600)
+    a.add(1, [0.5, 0.6])
+    first = path.read_bytes()
+    assert first[:8] == PNG  # the first point is saved at once
+    a.add(2, [0.4, 0.7])
+    assert path.read_bytes() == first  # not again within save_every
+    a.close()
+    assert path.read_bytes() != first  # the last points are saved at close
+    a.close()  # nothing left to save: no error, no change

@@ -105,6 +105,55 @@ def test_untraceable_net_gets_a_clear_message(small_iters):
     assert math.isfinite(loss)
 
 
+def test_python_control_flow_on_tensors_is_converted(small_dir):
+    """A net that branches on a tensor value in Python is traced with AutoGraph."""
+    results = []
+    for run_eagerly in (True, False):
+        train_iter, _ = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=5)
+        model = d2l.SoftmaxRegression(seed=3)
+
+        def branchy_net(X):
+            Z = model.logits(X)
+            if tf.reduce_max(tf.abs(Z)) > 5.0:  # a Python if on a tensor
+                Z = Z / 2.0
+            return d2l.softmax(Z)
+
+        results.append(d2l.train_epoch_ch3(branchy_net, train_iter, d2l.cross_entropy,
+                                           d2l.Updater(model.params, 0.5),
+                                           run_eagerly=run_eagerly))
+        results.append(model.W.numpy())
+    assert results[0] == pytest.approx(results[2], rel=1e-5)
+    np.testing.assert_allclose(results[3], results[1], atol=1e-6)
+
+
+class _RecordingUpdater(d2l.Updater):
+    """SGD that also writes down each step's batch size, in compiled code too."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr)
+        self.sizes = tf.Variable(tf.zeros(64, tf.int32))
+        self.steps = tf.Variable(0)
+
+    def __call__(self, batch_size, grads):
+        self.sizes.assign(tf.tensor_scatter_nd_update(  # XLA can compile this one
+            self.sizes, [[self.steps]], [tf.cast(batch_size, tf.int32)]))
+        self.steps.assign_add(1)
+        super().__call__(batch_size, grads)
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_the_short_batch_comes_first(small_iters, run_eagerly):
+    """300 examples in batches of 32: the 12 left over are the first step, so the
+    epoch ends on a full batch; the dataset itself keeps the short batch last."""
+    train_iter, _ = small_iters
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = _RecordingUpdater(net.params, 0.1)
+    d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, run_eagerly=run_eagerly)
+    assert int(updater.steps) == 10
+    assert updater.sizes.numpy()[:10].tolist() == [12] + [32] * 9
+    assert [int(X.shape[0]) for X, _ in train_iter] == [32] * 9 + [12]
+
+
 def test_wrong_image_shape_is_reported(small_dir):
     train_iter, _ = d2l.load_data_fashion_mnist(32, resize=32, data_dir=small_dir)
     net = d2l.SoftmaxRegression(seed=0)
