@@ -15,7 +15,7 @@ from .model import (CrossEntropy, SoftmaxRegression, cross_entropy, default_mode
 from .optim import AnalyticUpdater, Updater, cosine_schedule, sgd
 from .plot import (Animator, plot_confusion_matrix, save_figure, set_axes, show_images,
                    show_weights, use_svg_display)
-from .train import (CompileError, History, TrainingDivergedError, make_train_step,
-                    predict_ch3, predict_labels, train_ch3, train_epoch_ch3)
+from .train import (CompileError, History, TrainingDivergedError, cache_compiled_programs,
+                    make_train_step, predict_ch3, predict_labels, train_ch3, train_epoch_ch3)
 
 __version__ = "0.1.0"

@@ -119,10 +119,10 @@ class Animator:
             if a is not None and b is not None:
                 self.X[i].append(a)
                 self.Y[i].append(float(b))
-        self.draw()
         if self.live:
+            self.draw()
             self._show()
-        else:
+        else:  # drawn when saved
             if self.verbose:
                 self._print_point(x, y)
             self._unsaved = True
@@ -156,6 +156,7 @@ class Animator:
                 folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
                 self.save_path = folder / time.strftime("animator-%Y%m%d-%H%M%S.png")
             path = self.save_path
+        self.draw()
         own = Path(path) == self.save_path
         path = save_figure(self.fig, path, dpi=150)
         if own:

@@ -34,6 +34,7 @@ def test_animator_limits_widen_to_show_every_point(tmp_path):
     a = d2l.Animator(xlim=[1, 2], ylim=[0.3, 0.9], save_path=tmp_path / "a.png", verbose=False)
     a.add(1, [1.4, 0.2])
     a.add(2, [0.5, 0.8])
+    a.close()  # outside Jupyter the figure is drawn when it is saved
     lo, hi = a.axes[0].get_ylim()
     assert lo < 0.2 and hi > 1.4
     a = d2l.Animator(xlim=[1, 2], ylim=[0.3, 0.9], save_path=tmp_path / "b.png", verbose=False)

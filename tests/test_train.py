@@ -1,4 +1,7 @@
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -199,3 +202,47 @@ def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, t
                             d2l.Updater(net.params, 0.1), animator=animator, verbose=False)
     assert history.interrupted and len(history.train_loss) == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+_CACHED_RUN = """
+import sys, time
+import numpy as np
+import d2l_softmax as d2l
+from d2l_softmax.data import make_dataset
+print("cache", d2l.cache_compiled_programs())
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, (500, 28, 28), dtype=np.uint8)
+labels = rng.integers(0, 10, 500).astype(np.uint8)
+train_iter = make_dataset(images, labels, 64, shuffle=True, seed=1)
+net = d2l.SoftmaxRegression(seed=2)
+d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 0.1),
+                    jit_compile=True)
+print("sum", repr(float(np.sum(net.W.numpy() ** 2))))
+"""
+
+
+def test_compiled_programs_are_cached_on_disk_and_reused(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("TF_XLA_FLAGS", None)
+    folder = tmp_path / "d2l_softmax" / "xla"
+    outputs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _CACHED_RUN], env=env, text=True,
+                             capture_output=True, check=True).stdout
+        outputs.append(out)
+        assert f"cache {folder}" in out
+        assert any(folder.glob("xla_compile_cache*"))  # the first run wrote the program
+    assert outputs[0] == outputs[1]  # the program loaded from the cache trains identically
+
+
+def test_cache_folder_choice(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
+    assert d2l.cache_compiled_programs() == tmp_path / "d2l_softmax" / "xla"
+    assert os.environ["TF_XLA_FLAGS"] == \
+        f"--tf_xla_persistent_cache_directory={tmp_path / 'd2l_softmax' / 'xla'}"
+    # a cache the user named stays; a path with spaces cannot be passed in TF_XLA_FLAGS
+    assert d2l.cache_compiled_programs(tmp_path / "other") is None
+    monkeypatch.delenv("TF_XLA_FLAGS")
+    assert d2l.cache_compiled_programs(tmp_path / "with space") is None
+    assert "TF_XLA_FLAGS" not in os.environ
