@@ -13,10 +13,12 @@ real Fashion-MNIST, five ways:
 
 An epoch is one pass of training plus the test accuracy. The five take turns
 epoch by epoch (see :func:`stepped`), so a burst of load on a shared machine hits
-them alike and the ratios hold even when the absolute times do not. Then the README's main
-command and the book's loop are each run as a separate process, for their whole
-wall time and peak memory, beside a process that only imports TensorFlow; and
-the squeezed recipe (:data:`SQUEEZED`) is trained with three seeds.
+them alike and the ratios hold even when the absolute times do not.
+
+Then the README's main command (with an empty and with a warm compile cache), the
+book's loop as a script, and a bare ``import tensorflow`` run as separate
+processes, in turn, for their whole wall time and peak memory; and the squeezed
+recipe (:data:`SQUEEZED`) is trained with three seeds.
 """
 from __future__ import annotations
 
