@@ -254,6 +254,7 @@ def _compiled(kind: str, objects: tuple, make: Callable[[bool, bool], Callable],
 
 def _eager_epoch(step, batches: Iterable, *, training: bool, epoch: Optional[int],
                  stop: Optional[threading.Event] = None):
+    """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
     sums = np.zeros(3 if training else 2)
     for i, (X, y) in enumerate(batches):
         out = np.array([float(v) for v in step(X, y)])
@@ -263,6 +264,27 @@ def _eager_epoch(step, batches: Iterable, *, training: bool, epoch: Optional[int
         if stop is not None and stop.is_set():
             break
     return sums
+
+
+def _accumulating(step, *, training: bool) -> Callable:
+    """``step(X, y, sums, bad, i) -> (sums, bad)``: one step that adds its numbers to
+    the running sums, so that a Python loop of compiled steps never waits for them."""
+    def accumulate(X, y, sums, bad, i):
+        out = tf.stack(step(X, y))
+        if training:
+            bad = tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
+        return sums + out, bad
+    return accumulate
+
+
+def _step_loop(step, batches: Iterable, *, training: bool, stop=None):
+    """``(sums, bad)`` over any iterable, one compiled ``_accumulating`` step a batch."""
+    sums, bad = tf.zeros(3 if training else 2), tf.constant(-1)
+    for i, (X, y) in enumerate(batches):
+        sums, bad = step(X, y, sums, bad, tf.constant(i))
+        if stop is not None and stop.is_set():
+            break
+    return sums, bad
 
 
 def _source_batches(source: ArraySource, order: tf.Tensor):
@@ -313,8 +335,9 @@ def _run_epoch(step, objects, data_iter, *, training: bool, run_eagerly: bool,
         sums, bad = loop(data_iter)
     else:
         step_fn = _compiled("step", objects, lambda jit, autograph: tf.function(
-            step, jit_compile=jit, autograph=autograph, reduce_retracing=True), kind, jit_compile)
-        return _eager_epoch(step_fn, data_iter, training=training, epoch=epoch, stop=stop)
+            _accumulating(step, training=training), jit_compile=jit, autograph=autograph,
+            reduce_retracing=True), kind, jit_compile)
+        sums, bad = _step_loop(step_fn, data_iter, training=training, stop=stop)
     sums, bad = sums.numpy().astype(np.float64), int(bad)
     if bad >= 0:
         raise TrainingDivergedError(epoch, bad + 1, float("nan"))

@@ -69,17 +69,33 @@ def test_generic_iterables_and_keras(small_iters):
         assert d2l.evaluate_accuracy(net, test_iter) > 0.8
 
 
+def test_a_list_of_batches_trains_as_the_eager_step_does(small_iters):
+    listed = list(small_iters[0])
+    results = []
+    for run_eagerly in (True, False):
+        net = d2l.SoftmaxRegression(seed=2)
+        metrics = d2l.train_epoch_ch3(net, listed, d2l.cross_entropy, d2l.Updater(net.params, 0.1),
+                                      run_eagerly=run_eagerly)
+        results.append((metrics, net.W.numpy()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-6)
+
+
 def test_divergence_stops_with_epoch_and_batch(small_iters):
     train_iter, test_iter = small_iters
     net = d2l.SoftmaxRegression(seed=0)
     with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+.*smaller learning rate"):
         d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
                       d2l.Updater(net.params, 1e38), verbose=False, plot_path=None)
-    # eager as well
+    # eager as well, and a Python list of batches (compiled steps, sums kept on the device)
     net = d2l.SoftmaxRegression(seed=0)
     with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+"):
         d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
                       d2l.Updater(net.params, 1e38), verbose=False, run_eagerly=True)
+    listed = list(train_iter)
+    net = d2l.SoftmaxRegression(seed=0)
+    with pytest.raises(d2l.TrainingDivergedError, match=r"batch \d+"):
+        d2l.train_epoch_ch3(net, listed, d2l.cross_entropy, d2l.Updater(net.params, 1e38))
 
 
 def test_book_asserts_and_bad_epochs(small_iters):
