@@ -141,15 +141,12 @@ class _Reporter(d2l.Animator):
     """An animator that hands each epoch's seconds and numbers to ``report``.
 
     ``train_ch3`` calls ``add`` once per epoch; an epoch's seconds are the time
-    from the end of the previous ``add`` (or from ``start()``) to this one.
+    from the end of the previous ``add`` (or from making the animator) to this one.
     """
 
     def __init__(self, report):
         super().__init__(live=False, verbose=False)
-        self.report = report
-
-    def start(self):
-        self.since = time.perf_counter()
+        self.report, self.since = report, time.perf_counter()
 
     def add(self, x, y):
         self.report(time.perf_counter() - self.since, tuple(y))
@@ -162,10 +159,8 @@ class _Reporter(d2l.Animator):
 def package_train_ch3(report, data_dir=None, seed=0):
     train_iter, test_iter = d2l.load_data_fashion_mnist(BATCH, data_dir=data_dir, seed=seed)
     net = d2l.SoftmaxRegression(seed=seed)
-    animator = _Reporter(report)
-    animator.start()
     d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, EPOCHS,
-                  d2l.Updater(net.params, LR), verbose=False, animator=animator)
+                  d2l.Updater(net.params, LR), verbose=False, animator=_Reporter(report))
 
 
 def package_analytic(report, data_dir=None, seed=0):
@@ -341,9 +336,9 @@ def main(argv=None) -> int:
             took, metrics[name] = next(run)
             seconds[name].append(took)
         print(f"  epoch {epoch + 1} of each way done", file=sys.stderr, flush=True)
-    for run in runs.values():
-        for _ in run:  # let each finish
-            raise RuntimeError("a way ran more epochs than asked")
+    for name, run in runs.items():  # let each way finish
+        if next(run, None) is not None:
+            raise RuntimeError(f"{name} ran more epochs than asked")
     results = {name: (statistics.median(seconds[name][1:]), seconds[name][0], metrics[name])
                for name in ways}
     c, e = results["(c) d2l_softmax.train_ch3"][0], results["(e) fused lower bound"][0]
