@@ -290,9 +290,8 @@ def _step_loop(step, batches: Iterable, *, training: bool, stop=None):
 def _source_batches(source: ArraySource, order: tf.Tensor):
     """The batches the compiled loop sees, in its order, as Python iterates them."""
     tail, full = _batch_slices(int(order.shape[0]), source.batch_size)
-    starts = ([0] if tail else []) + [tail + i * source.batch_size for i in range(full)]
-    ends = starts[1:] + [int(order.shape[0])]
-    for start, end in zip(starts, ends):
+    bounds = ([0] if tail else []) + [tail + i * source.batch_size for i in range(full + 1)]
+    for start, end in zip(bounds, bounds[1:]):
         idx = order[start:end]
         yield (tf.cast(tf.gather(source.images, idx), tf.float32) / 255.0,
                tf.gather(source.labels, idx))
