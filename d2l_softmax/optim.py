@@ -10,7 +10,7 @@ from typing import Sequence
 
 import tensorflow as tf
 
-from .model import SoftmaxRegression, softmax, softmax_regression_grad
+from .model import SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad
 
 
 def check_lr(lr) -> float:
@@ -76,7 +76,7 @@ class AnalyticUpdater(Updater):
         """X (B, 28, 28, 1), y (B,) -> logits (B, q) and losses (B,) before the step."""
         X = self.model.flatten(X)
         Z = tf.matmul(X, self.model.W) + self.model.b
-        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=Z)
+        losses = cross_entropy.from_logits(Z, y)
         grads = softmax_regression_grad(X, softmax(Z), y)
         sgd(self.params, grads, self._lr, tf.shape(X)[0])
         return Z, losses

@@ -118,6 +118,14 @@ def make_eval_step(net) -> Callable:
 
 # ---------------------------------------------------------------- compiled loops
 
+def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
+    """``bad`` (the index of the first batch with a non-finite loss, or -1) after batch
+    ``i`` gave ``out = (loss, ...)``; it stays -1 when evaluating."""
+    if not training:
+        return bad
+    return tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
+
+
 def _fused_loop(step, batch_size: int, *, training: bool) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
 
@@ -135,21 +143,16 @@ def _fused_loop(step, batch_size: int, *, training: bool) -> Callable:
             X = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
             return tf.stack(step(X, tf.gather(labels, idx)))
 
-        def bad_after(out, i, bad):
-            if not training:
-                return bad
-            return tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
-
         sums, bad = tf.zeros(size), tf.constant(-1)
         if tail:
             sums = run(order[:tail])
-            bad = bad_after(sums, tf.constant(0), bad)
+            bad = _first_bad(sums, tf.constant(0), bad, training)
         batches = tf.reshape(order[tail:], (full, batch_size))
         first = 1 if tail else 0  # the number of the first full batch
 
         def body(i, sums, bad):
             out = run(batches[i])
-            return i + 1, sums + out, bad_after(out, i + first, bad)
+            return i + 1, sums + out, _first_bad(out, i + first, bad, training)
 
         _, sums, bad = tf.while_loop(lambda i, sums, bad: (i < full) & (bad < 0), body,
                                      (tf.constant(0), sums, bad))
@@ -271,9 +274,7 @@ def _accumulating(step, *, training: bool) -> Callable:
     the running sums, so that a Python loop of compiled steps never waits for them."""
     def accumulate(X, y, sums, bad, i):
         out = tf.stack(step(X, y))
-        if training:
-            bad = tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
-        return sums + out, bad
+        return sums + out, _first_bad(out, i, bad, training)
     return accumulate
 
 
