@@ -1,21 +1,42 @@
 """Softmax regression from scratch in TensorFlow, as the chapter of Dive into Deep Learning
 teaches it. ``import d2l_softmax as d2l`` gives the chapter's helpers under the book's names.
+
+The names are loaded on first use, so ``import d2l_softmax`` (and ``d2l-softmax --help``)
+does not import TensorFlow until something needs it.
 """
-import os
+import importlib
 
-# TensorFlow's C++ start-up notes (CPU features, XLA) drown the chapter's output;
-# errors still show. Set TF_CPP_MIN_LOG_LEVEL=0 before importing to see everything.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from . import quiet
 
-from .data import (DataNotFoundError, TEXT_LABELS, find_fashion_mnist, get_fashion_mnist_labels,
-                   load_data_fashion_mnist, read_fashion_mnist, read_idx)
-from .metrics import Accumulator, accuracy, confusion_matrix, evaluate_accuracy
-from .model import (CrossEntropy, SoftmaxRegression, cross_entropy, default_model, net,
-                    softmax, softmax_naive, softmax_regression_grad)
-from .optim import AnalyticUpdater, Updater, cosine_schedule, sgd
-from .plot import (Animator, plot_confusion_matrix, save_figure, set_axes, show_images,
-                   show_weights, use_svg_display)
-from .train import (CompileError, History, TrainingDivergedError, cache_compiled_programs,
-                    make_train_step, predict_ch3, predict_labels, train_ch3, train_epoch_ch3)
+quiet.before_tensorflow()
 
-__version__ = "0.1.0"
+# name -> module that defines it, in the order data flows
+_EXPORTS = {
+    "data": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist", "get_fashion_mnist_labels",
+             "load_data_fashion_mnist", "read_fashion_mnist"],
+    "idx": ["read_idx"],
+    "model": ["CrossEntropy", "SoftmaxRegression", "cross_entropy", "default_model", "net",
+              "softmax", "softmax_naive", "softmax_regression_grad"],
+    "metrics": ["Accumulator", "accuracy", "confusion_matrix"],
+    "optim": ["AnalyticUpdater", "Updater", "cosine_schedule", "sgd"],
+    "engine": ["CompileError", "TrainingDivergedError"],
+    "train": ["History", "evaluate_accuracy", "make_train_step", "predict_ch3", "predict_labels",
+              "train_ch3", "train_epoch_ch3"],
+    "plot": ["Animator", "plot_confusion_matrix", "save_figure", "set_axes", "show_images",
+             "show_weights", "use_svg_display"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+__version__ = "0.2.0"
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'd2l_softmax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    globals()[name] = value  # found directly next time
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

@@ -52,9 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seed for initialisation and shuffling: the run becomes reproducible")
     train.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST IDX files")
     train.add_argument("--out", type=Path, help="output folder (runs/<timestamp>/)")
-    train.add_argument("--no-compile-cache", action="store_true",
-                       help="do not keep compiled programs in ~/.cache/d2l_softmax/xla "
-                       "(the cache saves later runs about 0.4 s of compiling)")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy, per class, and the confusion matrix",
                               description="Evaluate a saved model on the 10,000 test images.")
@@ -82,10 +79,8 @@ def cmd_train(args) -> int:
     from .files import write_json
     from .model import SoftmaxRegression, cross_entropy
     from .optim import Updater, cosine_schedule
-    from .train import cache_compiled_programs, predict_ch3, train_ch3
+    from .train import predict_ch3, train_ch3
 
-    if not args.no_compile_cache:
-        cache_compiled_programs()
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if args.seed is not None:
         tf.random.set_seed(args.seed)
@@ -173,7 +168,7 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DataNotFoundError
-    from .train import TrainingDivergedError
+    from .engine import TrainingDivergedError
     try:
         return COMMANDS[args.command](args)
     except (DataNotFoundError, FileNotFoundError, ValueError, TrainingDivergedError) as err:

@@ -1,8 +1,6 @@
 """Classification accuracy and a running sum."""
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 import tensorflow as tf
 
@@ -43,16 +41,6 @@ class Accumulator:
 
     def __getitem__(self, idx: int) -> float:
         return self.data[idx]
-
-
-def evaluate_accuracy(net, data_iter: Iterable) -> float:
-    """The accuracy of ``net`` on ``data_iter``, a fraction in [0, 1].
-
-    Datasets from :func:`load_data_fashion_mnist` and other tf.data datasets are
-    evaluated by one compiled function; see :mod:`d2l_softmax.train`.
-    """
-    from .train import compiled_accuracy  # training owns the compiled loops
-    return compiled_accuracy(net, data_iter)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int = 10) -> np.ndarray:

@@ -1,10 +1,14 @@
 """End to end on the real Fashion-MNIST: the chapter, and what the next chapters pass."""
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
-from d2l_softmax import bench
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+import bench  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

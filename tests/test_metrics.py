@@ -25,22 +25,6 @@ def test_accumulator():
     assert acc[0] == 0.0
 
 
-def test_evaluate_accuracy_hand_computed(small_dir):
-    _, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir)
-    _, labels = d2l.read_fashion_mnist(small_dir, "test")
-
-    def constant_net(X):  # always predicts class 3
-        return tf.one_hot(tf.fill(tf.shape(X)[:1], 3), 10)
-
-    expected = float(np.mean(labels == 3))
-    assert d2l.evaluate_accuracy(constant_net, test_iter) == pytest.approx(expected)
-    # a plain list of batches works too, and so does an unknown dataset
-    batches = [(X, y) for X, y in test_iter]
-    assert d2l.evaluate_accuracy(constant_net, batches) == pytest.approx(expected)
-    assert d2l.evaluate_accuracy(constant_net, test_iter.map(lambda X, y: (X, y))) == \
-        pytest.approx(expected)
-
-
 def test_confusion_matrix():
     m = d2l.confusion_matrix([0, 1, 1, 2], [0, 2, 1, 2], num_classes=3)
     np.testing.assert_array_equal(m, [[1, 0, 0], [0, 1, 1], [0, 0, 1]])

@@ -69,18 +69,6 @@ def test_generic_iterables_and_keras(small_iters):
         assert d2l.evaluate_accuracy(net, test_iter) > 0.8
 
 
-def test_a_list_of_batches_trains_as_the_eager_step_does(small_iters):
-    listed = list(small_iters[0])
-    results = []
-    for run_eagerly in (True, False):
-        net = d2l.SoftmaxRegression(seed=2)
-        metrics = d2l.train_epoch_ch3(net, listed, d2l.cross_entropy, d2l.Updater(net.params, 0.1),
-                                      run_eagerly=run_eagerly)
-        results.append((metrics, net.W.numpy()))
-    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
-    np.testing.assert_allclose(results[1][1], results[0][1], atol=1e-6)
-
-
 def test_divergence_stops_with_epoch_and_batch(small_iters):
     train_iter, test_iter = small_iters
     net = d2l.SoftmaxRegression(seed=0)
@@ -110,41 +98,6 @@ def test_book_asserts_and_bad_epochs(small_iters):
                           d2l.Updater(net.params, 0.1))
 
 
-def test_untraceable_net_gets_a_clear_message(small_iters):
-    train_iter, _ = small_iters
-    W = tf.Variable(tf.zeros((784, 10)))
-
-    def numpy_net(X):
-        return tf.constant(np.asarray(X).reshape(-1, 784)) @ W  # .numpy() cannot be traced
-
-    with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
-        d2l.train_epoch_ch3(numpy_net, train_iter, d2l.cross_entropy, d2l.Updater([W], 0.1))
-    loss, _ = d2l.train_epoch_ch3(numpy_net, train_iter, d2l.cross_entropy,
-                                  d2l.Updater([W], 0.1), run_eagerly=True)
-    assert math.isfinite(loss)
-
-
-def test_python_control_flow_on_tensors_is_converted(small_dir):
-    """A net that branches on a tensor value in Python is traced with AutoGraph."""
-    results = []
-    for run_eagerly in (True, False):
-        train_iter, _ = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=5)
-        model = d2l.SoftmaxRegression(seed=3)
-
-        def branchy_net(X):
-            Z = model.logits(X)
-            if tf.reduce_max(tf.abs(Z)) > 5.0:  # a Python if on a tensor
-                Z = Z / 2.0
-            return d2l.softmax(Z)
-
-        results.append(d2l.train_epoch_ch3(branchy_net, train_iter, d2l.cross_entropy,
-                                           d2l.Updater(model.params, 0.5),
-                                           run_eagerly=run_eagerly))
-        results.append(model.W.numpy())
-    assert results[0] == pytest.approx(results[2], rel=1e-5)
-    np.testing.assert_allclose(results[3], results[1], atol=1e-6)
-
-
 class _RecordingUpdater(d2l.Updater):
     """SGD that also writes down each step's batch size, in compiled code too."""
 
@@ -170,7 +123,7 @@ def test_the_short_batch_comes_first(small_iters, run_eagerly):
     d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, run_eagerly=run_eagerly)
     assert int(updater.steps) == 10
     assert updater.sizes.numpy()[:10].tolist() == [12] + [32] * 9
-    assert [int(X.shape[0]) for X, _ in train_iter] == [32] * 9 + [12]
+    assert [int(X.shape[0]) for X, _ in train_iter] == [12] + [32] * 9
 
 
 def test_wrong_image_shape_is_reported(small_dir):
@@ -220,45 +173,69 @@ def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, t
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-_CACHED_RUN = """
-import sys, time
-import numpy as np
-import d2l_softmax as d2l
-from d2l_softmax.data import make_dataset
-print("cache", d2l.cache_compiled_programs())
-rng = np.random.default_rng(0)
-images = rng.integers(0, 256, (500, 28, 28), dtype=np.uint8)
-labels = rng.integers(0, 10, 500).astype(np.uint8)
-train_iter = make_dataset(images, labels, 64, shuffle=True, seed=1)
-net = d2l.SoftmaxRegression(seed=2)
-d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 0.1),
-                    jit_compile=True)
-print("sum", repr(float(np.sum(net.W.numpy() ** 2))))
-"""
+def test_evaluate_accuracy_hand_computed(small_dir):
+    _, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir)
+    _, labels = d2l.read_fashion_mnist(small_dir, "test")
+
+    def constant_net(X):  # always predicts class 3
+        return tf.one_hot(tf.fill(tf.shape(X)[:1], 3), 10)
+
+    expected = float(np.mean(labels == 3))
+    assert d2l.evaluate_accuracy(constant_net, test_iter) == pytest.approx(expected)
+    # a plain list of batches works too, and so does an unknown dataset
+    batches = [(X, y) for X, y in test_iter]
+    assert d2l.evaluate_accuracy(constant_net, batches) == pytest.approx(expected)
+    assert d2l.evaluate_accuracy(constant_net, test_iter.map(lambda X, y: (X, y))) == \
+        pytest.approx(expected)
 
 
-def test_compiled_programs_are_cached_on_disk_and_reused(tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    env.pop("TF_XLA_FLAGS", None)
-    folder = tmp_path / "d2l_softmax" / "xla"
-    outputs = []
-    for _ in range(2):
-        out = subprocess.run([sys.executable, "-c", _CACHED_RUN], env=env, text=True,
-                             capture_output=True, check=True).stdout
-        outputs.append(out)
-        assert f"cache {folder}" in out
-        assert any(folder.glob("xla_compile_cache*"))  # the first run wrote the program
-    assert outputs[0] == outputs[1]  # the program loaded from the cache trains identically
+def _book_epoch(net, train_iter, updater):
+    """The chapter's epoch as the book writes it: a Python loop over the dataset."""
+    for X, y in train_iter:
+        with tf.GradientTape() as tape:
+            l = d2l.cross_entropy(net(X), y)
+        updater(X.shape[0], tape.gradient(l, updater.params))
 
 
-def test_cache_folder_choice(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("TF_XLA_FLAGS", raising=False)
-    assert d2l.cache_compiled_programs() == tmp_path / "d2l_softmax" / "xla"
-    assert os.environ["TF_XLA_FLAGS"] == \
-        f"--tf_xla_persistent_cache_directory={tmp_path / 'd2l_softmax' / 'xla'}"
-    # a cache the user named stays; a path with spaces cannot be passed in TF_XLA_FLAGS
-    assert d2l.cache_compiled_programs(tmp_path / "other") is None
-    monkeypatch.delenv("TF_XLA_FLAGS")
-    assert d2l.cache_compiled_programs(tmp_path / "with space") is None
-    assert "TF_XLA_FLAGS" not in os.environ
+def test_iterating_by_hand_and_train_ch3_see_the_same_batches(small_dir, tmp_path):
+    """Under a seed, the book's own loop over ``train_iter`` and ``train_ch3`` train on
+    the same batches in the same order: the same model after two epochs."""
+    models = []
+    for by_hand in (True, False):
+        train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=9)
+        net = d2l.SoftmaxRegression(seed=1)
+        updater = d2l.Updater(net.params, 0.1)
+        if by_hand:
+            for _ in range(2):
+                _book_epoch(net, train_iter, updater)
+        else:
+            d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 2, updater,
+                          check=False, verbose=False, plot_path=tmp_path / "t.png")
+        models.append(net.W.numpy())
+    np.testing.assert_allclose(models[1], models[0], atol=1e-6)
+
+
+def test_datasets_the_user_transforms_train_through_the_general_path(small_dir):
+    def fresh():
+        return d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=4)[0]
+
+    def one_epoch(data):
+        net = d2l.SoftmaxRegression(seed=0)
+        metrics = d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(net.params, 0.3))
+        return metrics, net.W.numpy()
+
+    (loss, acc), W = one_epoch(fresh())
+    # .map keeps the batches and their order: the same epoch
+    (loss_m, acc_m), W_m = one_epoch(fresh().map(lambda X, y: (X * 1.0, y)))
+    assert (loss_m, acc_m) == pytest.approx((loss, acc), rel=1e-5)
+    np.testing.assert_allclose(W_m, W, atol=1e-6)
+    # .take trains on those batches only: the short one and two full ones
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = _RecordingUpdater(net.params, 0.1)
+    d2l.train_epoch_ch3(net, fresh().take(3), d2l.cross_entropy, updater)
+    assert updater.sizes.numpy()[:4].tolist() == [12, 32, 32, 0]
+    # .shuffle reorders the batches; the model still learns the easy small set
+    shuffled, net = fresh().shuffle(4, seed=0), d2l.SoftmaxRegression(seed=0)
+    updater = d2l.Updater(net.params, 0.3)
+    accs = [d2l.train_epoch_ch3(net, shuffled, d2l.cross_entropy, updater)[1] for _ in range(3)]
+    assert accs[-1] > 0.9

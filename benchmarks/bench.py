@@ -1,4 +1,4 @@
-"""Side-by-side benchmark: ``python -m d2l_softmax.bench``.
+"""Side-by-side benchmark: ``python benchmarks/bench.py``.
 
 One process, one run, the chapter's recipe (lr 0.1, batch 256, 10 epochs) on the
 real Fashion-MNIST, five ways:
@@ -15,7 +15,7 @@ An epoch is one pass of training plus the test accuracy. The five take turns
 epoch by epoch (see :func:`stepped`), so a burst of load on a shared machine hits
 them alike and the ratios hold even when the absolute times do not.
 
-Then the README's main command (with an empty and with a warm compile cache), the
+Then the README's main command, the
 book's loop as a script, and a bare ``import tensorflow`` run as separate
 processes, in turn, for their whole wall time and peak memory; and the squeezed
 recipe (:data:`SQUEEZED`) is trained with three seeds.
@@ -290,14 +290,10 @@ def whole_processes(tmp: str, data_dir=None) -> dict:
     data = ["--data-dir", data_dir] if data_dir else []
     train = [sys.executable, "-m", "d2l_softmax", "train", "--seed", "0",
              "--out", os.path.join(tmp, "out")] + data
-    warm = {**os.environ, "XDG_CACHE_HOME": os.path.join(tmp, "warm-cache")}
-    run_process(train, warm)  # fills that compile cache
     commands = {  # name: (command, environment)
-        "`d2l-softmax train`, compile cache empty":
-            (train, lambda: {**os.environ, "XDG_CACHE_HOME": tempfile.mkdtemp(dir=tmp)}),
-        "`d2l-softmax train`, compile cache warm": (train, lambda: warm),
+        "`d2l-softmax train`": (train, lambda: None),
         "book's loop as a script":
-            ([sys.executable, "-m", "d2l_softmax.bench", "--book-process"] + data, lambda: None),
+            ([sys.executable, __file__, "--book-process"] + data, lambda: None),
         "`import tensorflow` alone": ([sys.executable, "-c", "import tensorflow"], lambda: None),
     }
     measured = {name: [] for name in commands}
@@ -309,7 +305,7 @@ def whole_processes(tmp: str, data_dir=None) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m d2l_softmax.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir")
     parser.add_argument("--book-process", action="store_true",

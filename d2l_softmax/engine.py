@@ -1,0 +1,264 @@
+"""The compiled engine: runs a training or evaluation step over a whole epoch, fast.
+
+:mod:`d2l_softmax.train` writes the chapter's step (forward pass, loss, tape,
+update) and hands it to :func:`run_epoch`, which picks the fastest loop the data
+allows. A reader who skips this module still understands training completely:
+the loops here only decide *how* the same step is repeated.
+
+- A dataset made by :func:`~d2l_softmax.data.load_data_fashion_mnist` (found with
+  :func:`~d2l_softmax.data.array_source`): one compiled loop over the uint8 images
+  held in memory, gathering each batch by index (:func:`fused_loop`).
+- Any other ``tf.data.Dataset``: the loop over it is compiled (:func:`dataset_loop`).
+- Any other iterable of ``(X, y)``: one compiled step per batch (:func:`step_loop`).
+- ``run_eagerly=True``: the step as plain Python, batch by batch (:func:`eager_loop`).
+
+A step returns a vector of sums, ``(loss, correct, count)`` when training and
+``(correct, count)`` when evaluating; the loops add them up on the device.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from .data import ArraySource, array_source, batch_bounds
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+    def __init__(self, epoch: Optional[int], batch: int, value: float):
+        where = f"epoch {epoch}, batch {batch}" if epoch else f"batch {batch}"
+        super().__init__(
+            f"training diverged: the loss became {value} at {where}. Try a smaller "
+            "learning rate, and check that the inputs are finite and the labels in range.")
+        self.epoch, self.batch = epoch, batch
+
+
+class CompileError(TypeError):
+    """The user's net, loss or updater could not be traced into a TensorFlow graph."""
+
+
+def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
+    """``bad`` (the index of the first batch with a non-finite loss, or -1) after batch
+    ``i`` gave ``out = (loss, ...)``; it stays -1 when evaluating."""
+    if not training:
+        return bad
+    return tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
+
+
+# ---------------------------------------------------------------- the loops
+
+def fused_loop(step, batch_size: int, *, training: bool) -> Callable:
+    """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
+
+    The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
+    (the short batch first); each batch is gathered when its turn comes (no
+    reshuffled copy of the whole set) and scaled to [0, 1] here, inside the
+    compiled code. ``bad`` is the index of the first batch whose loss was not
+    finite (the loop stops there), else -1.
+    """
+    def loop(images, labels, order):
+        n = int(order.shape[0])
+        tail = n % batch_size
+        full = n // batch_size
+        size = 3 if training else 2
+
+        def run(idx):
+            X = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
+            return tf.stack(step(X, tf.gather(labels, idx)))
+
+        sums, bad = tf.zeros(size), tf.constant(-1)
+        if tail:
+            sums = run(order[:tail])
+            bad = _first_bad(sums, tf.constant(0), bad, training)
+        if full == 0:  # fewer examples than one batch: the short batch was all
+            return sums, bad
+        batches = tf.reshape(order[tail:], (full, batch_size))
+        first = 1 if tail else 0  # the number of the first full batch
+
+        def body(i, sums, bad):
+            out = run(batches[i])
+            return i + 1, sums + out, _first_bad(out, i + first, bad, training)
+
+        _, sums, bad = tf.while_loop(lambda i, sums, bad: (i < full) & (bad < 0), body,
+                                     (tf.constant(0), sums, bad))
+        return sums, bad
+
+    return loop
+
+
+def dataset_loop(step, *, training: bool) -> Callable:
+    """``loop(dataset) -> (sums, bad)``: the same over any tf.data dataset."""
+    size = 3 if training else 2
+
+    def loop(dataset):
+        sums, bad, i = tf.zeros(size), tf.constant(-1), tf.constant(0)
+        for X, y in dataset:
+            out = tf.stack(step(X, y))
+            sums += out
+            if training and not tf.math.is_finite(out[0]):
+                bad = i
+                break
+            i += 1
+        return sums, bad
+
+    return loop
+
+
+def accumulating(step, *, training: bool) -> Callable:
+    """``step(X, y, sums, bad, i) -> (sums, bad)``: one step that adds its numbers to
+    the running sums, so that a Python loop of compiled steps never waits for them."""
+    def accumulate(X, y, sums, bad, i):
+        out = tf.stack(step(X, y))
+        return sums + out, _first_bad(out, i, bad, training)
+    return accumulate
+
+
+def step_loop(step, batches: Iterable, *, training: bool, stop=None):
+    """``(sums, bad)`` over any iterable, one compiled :func:`accumulating` step a batch."""
+    sums, bad = tf.zeros(3 if training else 2), tf.constant(-1)
+    for i, (X, y) in enumerate(batches):
+        sums, bad = step(X, y, sums, bad, tf.constant(i))
+        if stop is not None and stop.is_set():
+            break
+    return sums, bad
+
+
+def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int],
+               stop: Optional[threading.Event] = None) -> np.ndarray:
+    """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
+    sums = np.zeros(3 if training else 2)
+    for i, (X, y) in enumerate(batches):
+        out = np.array([float(v) for v in step(X, y)])
+        if training and not math.isfinite(out[0]):
+            raise TrainingDivergedError(epoch, i + 1, out[0])
+        sums += out
+        if stop is not None and stop.is_set():
+            break
+    return sums
+
+
+def source_batches(source: ArraySource, order: tf.Tensor):
+    """The batches the fused loop sees, in its order, as Python iterates them."""
+    for start, end in batch_bounds(int(order.shape[0]), source.batch_size, short_first=True):
+        idx = order[start:end]
+        yield (tf.cast(tf.gather(source.images, idx), tf.float32) / 255.0,
+               tf.gather(source.labels, idx))
+
+
+# ---------------------------------------------------------------- compiling
+
+class Compiled:
+    """A loop compiled with XLA when it can be, else as a plain TensorFlow graph.
+
+    ``make(jit, autograph)`` returns the ``tf.function``. It is first traced without
+    AutoGraph (the loops here use ``tf.while_loop`` themselves, and converting the
+    code costs start-up time); a net or loss with Python control flow on tensor
+    values gets AutoGraph on a second try. When XLA cannot compile it, it is made
+    again without XLA, unless ``jit_compile=True`` insists. Tracing and compiling
+    fail before anything runs, so no step is done twice.
+    """
+
+    def __init__(self, make: Callable[[bool, bool], Callable], what: str,
+                 jit_compile: Optional[bool]):
+        self.make, self.what = make, what
+        self.jit, self.strict = jit_compile is not False, jit_compile is True
+        self.autograph = False
+        self.fn = make(self.jit, self.autograph)
+
+    def __call__(self, *args):
+        while True:
+            try:
+                return self.fn(*args)
+            except tf.errors.OperatorNotAllowedInGraphError as err:
+                if self.autograph:
+                    raise self._compile_error(err) from err
+                self.autograph = True
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as err:
+                if not self.jit or self.strict or "XLA" not in str(err):
+                    raise
+                warnings.warn(f"XLA could not compile the {self.what}; using a plain graph "
+                              f"instead ({str(err).splitlines()[0]})", stacklevel=3)
+                self.jit = False
+            except (tf.errors.OpError, FloatingPointError, AssertionError, ValueError):
+                raise
+            except Exception as err:
+                raise self._compile_error(err) from err
+            self.fn = self.make(self.jit, self.autograph)
+
+    def _compile_error(self, err: Exception) -> CompileError:
+        return CompileError(
+            f"could not compile the {self.what} for this net, loss and updater: "
+            f"{type(err).__name__}: {err}\nThey must be TensorFlow code (no .numpy() or "
+            "Python branching on tensor values). Pass run_eagerly=True to run the step "
+            "as plain Python instead.")
+
+
+_PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
+
+
+def compiled(kind: str, objects: tuple, make: Callable[[bool, bool], Callable], what: str,
+             jit_compile: Optional[bool]) -> Compiled:
+    """One compiled loop per (kind, net, loss, updater), reused across epochs."""
+    key = (kind, jit_compile) + tuple(id(o) for o in objects)
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key][1]
+    fn = Compiled(make, what, jit_compile)
+    _PROGRAMS[key] = (objects, fn)  # holding the objects keeps their ids unique
+    while len(_PROGRAMS) > 16:
+        _PROGRAMS.popitem(last=False)
+    return fn
+
+
+def warm_up(net, updater, data_iter) -> None:
+    """Build a Keras model and optimizer eagerly: variables cannot be created in a loop."""
+    keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
+    if not isinstance(net, tf.keras.Model) or (net.built and not keras_optimizer):
+        return
+    if not net.built:
+        source = array_source(data_iter)
+        X = tf.cast(source.images[:1], tf.float32) / 255.0 if source else next(iter(data_iter))[0]
+        net(X)
+    if keras_optimizer and not getattr(updater, "built", getattr(updater, "_built", True)):
+        updater.build(net.trainable_variables)
+
+
+# ---------------------------------------------------------------- one epoch
+
+def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: bool = False,
+              jit_compile: Optional[bool] = None, epoch: Optional[int] = None,
+              stop: Optional[threading.Event] = None) -> np.ndarray:
+    """Sums over one pass of ``step``: (loss, correct, count) when training, else
+    (correct, count), as float64. ``objects`` (net, loss, updater) key the compiled
+    program. A non-finite training loss raises :class:`TrainingDivergedError`."""
+    source = array_source(data_iter)
+    kind = "training epoch" if training else "evaluation"
+    if run_eagerly or tf.config.functions_run_eagerly():
+        batches = source_batches(source, source.order()) if source else data_iter
+        return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
+    if source is not None:
+        loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph: tf.function(
+            fused_loop(step, source.batch_size, training=training),
+            jit_compile=jit, autograph=autograph), kind, jit_compile)
+        sums, bad = loop(source.images, source.labels, source.order())
+    elif isinstance(data_iter, tf.data.Dataset):
+        loop = compiled("dataset", objects, lambda jit, autograph: tf.function(dataset_loop(
+            tf.function(step, jit_compile=jit, autograph=autograph), training=training)),
+            kind, jit_compile)
+        sums, bad = loop(data_iter)
+    else:
+        one_step = compiled("step", objects, lambda jit, autograph: tf.function(
+            accumulating(step, training=training), jit_compile=jit, autograph=autograph,
+            reduce_retracing=True), kind, jit_compile)
+        sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)
+    sums, bad = sums.numpy().astype(np.float64), int(bad)
+    if bad >= 0:
+        raise TrainingDivergedError(epoch, bad + 1, float("nan"))
+    return sums

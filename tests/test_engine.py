@@ -1,0 +1,129 @@
+"""The compiled engine: every loop gives the sums the plain Python loop gives."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import d2l_softmax as d2l
+from d2l_softmax import engine
+from d2l_softmax.data import array_source
+from d2l_softmax.train import make_eval_step, make_train_step
+
+
+def _train_sums(data, run_eagerly=False, jit_compile=None, seed=0):
+    net = d2l.SoftmaxRegression(seed=seed)
+    updater = d2l.Updater(net.params, 0.1)
+    step = make_train_step(net, d2l.cross_entropy, updater)
+    sums = engine.run_epoch(step, (net, d2l.cross_entropy, updater), data, training=True,
+                            run_eagerly=run_eagerly, jit_compile=jit_compile)
+    return sums, net.W.numpy()
+
+
+@pytest.fixture
+def fresh(small_dir):
+    """A fresh loader with a fixed seed: each call draws the same sequence of passes."""
+    return lambda batch_size=32: d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir,
+                                                             seed=5)
+
+
+@pytest.mark.parametrize("jit_compile", [None, False])
+def test_every_loop_matches_the_python_loop(fresh, jit_compile):
+    """The fused loop, the tf.data loop and the per-step loop over the same batches
+    in the same order do what ``for X, y in data: step(X, y)`` does."""
+    eager_sums, eager_W = _train_sums(fresh()[0], run_eagerly=True)
+    fused, _ = fresh()
+    assert array_source(fused) is not None
+    other = fresh()[0].map(lambda X, y: (X, y))  # not ours any more: the tf.data loop
+    assert array_source(other) is None
+    listed = list(fresh()[0])                   # a Python list: one compiled step a batch
+    for data in (fused, other, listed):
+        sums, W = _train_sums(data, jit_compile=jit_compile)
+        np.testing.assert_allclose(sums, eager_sums, rtol=1e-5)
+        np.testing.assert_allclose(W, eager_W, atol=1e-6)
+
+
+def test_a_batch_larger_than_the_data_set_is_one_batch(fresh):
+    train_iter, test_iter = fresh(batch_size=1000)
+    assert [int(y.shape[0]) for _, y in train_iter] == [300]
+    sums, _ = _train_sums(train_iter)
+    assert sums[2] == 300
+    net = d2l.SoftmaxRegression(seed=0)
+    correct, count = engine.run_epoch(make_eval_step(net), (net,), test_iter, training=False)
+    assert count == 100
+
+
+def test_a_diverging_loss_stops_the_epoch_at_its_batch(fresh):
+    train_iter, _ = fresh()
+    net = d2l.SoftmaxRegression(seed=0)
+
+    def loss(y_hat, y):  # NaN from the fourth step on
+        calls.assign_add(1)
+        return d2l.cross_entropy(y_hat, y) * tf.where(calls > 3, np.nan, 1.0)
+
+    calls = tf.Variable(0)
+    updater = d2l.Updater(net.params, 0.1)
+    with pytest.raises(d2l.TrainingDivergedError, match="batch 4"):
+        engine.run_epoch(make_train_step(net, loss, updater), (net, loss, updater), train_iter,
+                         training=True)
+    assert int(calls) == 4  # the loop stopped there
+
+
+def test_a_net_xla_cannot_compile_falls_back_to_a_graph(fresh):
+    train_iter, _ = fresh()
+    model = d2l.SoftmaxRegression(seed=0)
+
+    def net(X):  # a string op: XLA has no kernel for it
+        tf.strings.as_string(tf.reduce_sum(X))
+        return model(X)
+
+    updater = d2l.Updater(model.params, 0.1)
+    with pytest.warns(UserWarning, match="XLA could not compile"):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
+    with pytest.raises(tf.errors.OpError):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, jit_compile=True)
+
+
+def test_a_net_that_cannot_be_traced_says_so(fresh):
+    train_iter, _ = fresh()
+    model = d2l.SoftmaxRegression(seed=0)
+
+    def net(X):
+        return model(tf.constant(X.numpy()))  # .numpy() exists only eagerly
+
+    with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(model.params, 0.1))
+    loss, acc = d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy,
+                                    d2l.Updater(model.params, 0.1), run_eagerly=True)
+    assert np.isfinite(loss)
+
+
+def test_one_program_per_net_reused_across_epochs(fresh):
+    train_iter, _ = fresh()
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = d2l.Updater(net.params, 0.1)
+    before = len(engine._PROGRAMS)
+    for _ in range(3):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
+    programs = [fn for key, (objs, fn) in engine._PROGRAMS.items() if net in objs]
+    assert len(programs) == 1 and len(engine._PROGRAMS) <= max(before + 1, 16)
+    assert programs[0].fn.experimental_get_tracing_count() == 1
+
+
+def test_python_control_flow_on_tensors_is_converted(small_dir):
+    """A net that branches on a tensor value in Python is traced with AutoGraph."""
+    results = []
+    for run_eagerly in (True, False):
+        train_iter, _ = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=5)
+        model = d2l.SoftmaxRegression(seed=3)
+
+        def branchy_net(X):
+            Z = model.logits(X)
+            if tf.reduce_max(tf.abs(Z)) > 5.0:  # a Python if on a tensor
+                Z = Z / 2.0
+            return d2l.softmax(Z)
+
+        results.append(d2l.train_epoch_ch3(branchy_net, train_iter, d2l.cross_entropy,
+                                           d2l.Updater(model.params, 0.5),
+                                           run_eagerly=run_eagerly))
+        results.append(model.W.numpy())
+    assert results[0] == pytest.approx(results[2], rel=1e-5)
+    np.testing.assert_allclose(results[3], results[1], atol=1e-6)
