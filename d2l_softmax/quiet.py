@@ -1,21 +1,119 @@
 """Keeping TensorFlow's C++ start-up log lines out of the chapter's output.
 
-Set ``D2L_SOFTMAX_VERBOSE=1`` (or pass ``--verbose`` on the command line) to see them.
+Importing TensorFlow, and its first look for devices, write lines such as
+``I0000 ... oneDNN custom operations are on``, ``E0000 ... failed call to cuInit``
+(on any machine without a GPU) and ``WARNING: All log messages before
+absl::InitializeLog() is called are written to STDERR`` straight to file
+descriptor 2, before ``TF_CPP_MIN_LOG_LEVEL`` takes effect. In a notebook they
+show as a pink block under the cell.
+
+``import d2l_softmax`` sets ``TF_CPP_MIN_LOG_LEVEL=2`` (errors still show) and, for
+the one import of TensorFlow that follows, sends file descriptor 2 to a
+temporary file, then writes back every line that is not such a log line. Python
+errors, warnings and anything else reach the terminal as before.
+
+Set ``D2L_SOFTMAX_VERBOSE=1`` (or pass ``--verbose`` on the command line) to see
+everything TensorFlow prints.
 """
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.util
 import os
+import re
+import sys
+import tempfile
 
 VERBOSE_VAR = "D2L_SOFTMAX_VERBOSE"
 
+# absl's format (TF >= 2.17): "E0000 00:00:1732000000.123456  1234 cuda_platform.cc:52] ..."
+# TensorFlow's older format: "2024-05-01 12:00:00.123456: I tensorflow/core/util/port.cc:113] ..."
+_LOG_LINE = re.compile(
+    rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.+-]+:\d+\]"
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [\w/.+-]+:\d+\]"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler)")
+
 
 def verbose() -> bool:
+    """Whether the user asked to see TensorFlow's own log lines."""
     return os.environ.get(VERBOSE_VAR, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def before_tensorflow() -> None:
-    """Set TensorFlow's logging environment; must run before ``import tensorflow``.
+def drop_log_lines(text: bytes) -> bytes:
+    """``text`` without TensorFlow's C++ log lines (and their indented continuations)."""
+    kept, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        if _LOG_LINE.match(line):
+            dropping = True
+        elif not (dropping and line[:1] in (b" ", b"\t")):
+            dropping = False
+            kept.append(line)
+    return b"".join(kept)
 
-    A value the user set already is kept.
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """While active, file descriptor 2 goes to a temporary file; on exit the lines
+    that are not TensorFlow log lines are written to the real stderr."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable descriptor 2
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            rest = drop_log_lines(held.read())
+            if rest:
+                os.write(2, rest)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs the real loader of ``tensorflow`` inside :func:`filtered_stderr`."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        with filtered_stderr():
+            self.loader.exec_module(module)
+            module.config.list_physical_devices()  # the look for a GPU logs too: do it now
+
+
+class _QuietFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once, as usual, and hands it to :class:`_QuietLoader`."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def before_tensorflow() -> None:
+    """Make the coming ``import tensorflow`` quiet (unless :func:`verbose`).
+
+    A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept. Does nothing when TensorFlow
+    is imported already.
     """
-    if verbose():
+    if verbose() or "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.name == "posix" and not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietFinder())

@@ -1,0 +1,98 @@
+"""No TensorFlow C++ log lines in the output, unless asked for; real errors still show."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from d2l_softmax import quiet
+
+# what TensorFlow 2.15-2.21 print on a machine without a GPU, one of each kind
+LOG_LINES = [
+    b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+    b"I0000 00:00:1795548670.563709   12498 port.cc:153] oneDNN custom operations are on.\n",
+    b"E0000 00:00:1795548676.984923   12498 cuda_platform.cc:52] failed call to cuInit: "
+    b"INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)\n",
+    b"W0000 00:00:1732000000.000001    77 gpu_device.cc:2344] Cannot dlopen some GPU libraries.\n",
+    b"2024-05-01 12:00:00.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations\n",
+    b"2024-05-01 12:00:00.123456: E external/local_xla/xla/stream_executor/cuda/cuda_dnn.cc:9261]"
+    b" Unable to register cuDNN factory\n",
+    b"2024-05-01 12:00:01.5: I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow "
+    b"binary is optimized to use available CPU instructions.\n",
+    b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow "
+    b"with the appropriate compiler flags.\n",
+]
+TELLTALES = ("I0000", "W0000", "E0000", "absl::InitializeLog", "cuInit", "oneDNN")
+
+
+def test_log_lines_are_dropped_and_everything_else_kept():
+    other = [b"Traceback (most recent call last):\n", b"  File \"x.py\", line 1\n",
+             b"ValueError: E0000 is not a log line here\n", b"a last line without newline"]
+    mixed = [LOG_LINES[0], other[0], other[1], *LOG_LINES[1:4], other[2], *LOG_LINES[4:],
+             other[3]]
+    assert quiet.drop_log_lines(b"".join(mixed)) == b"".join(other)
+
+
+def _python(code, **env):
+    child_env = {k: v for k, v in os.environ.items()
+                 if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**child_env, **env})
+
+
+FIRST_USE = """
+import sys
+import d2l_softmax as d2l
+print("imported", "tensorflow" in sys.modules)
+net = d2l.SoftmaxRegression(seed=0)   # imports TensorFlow and runs its first ops
+import tensorflow as tf
+tf.function(lambda x: x * 2, jit_compile=True)(tf.constant(1.0))   # an XLA compile
+print("a real error", file=sys.stderr)
+"""
+
+
+def test_importing_and_using_the_package_is_quiet():
+    out = _python(FIRST_USE)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "imported False\n"  # importing the package alone loads no TensorFlow
+    assert out.stderr == "a real error\n"
+
+
+def test_the_lines_come_back_when_asked_for():
+    out = _python(FIRST_USE, D2L_SOFTMAX_VERBOSE="1")
+    assert "a real error" in out.stderr
+    assert any(t in out.stderr for t in TELLTALES), out.stderr
+
+
+def test_help_and_usage_errors_do_not_import_tensorflow():
+    code = """
+import sys
+from d2l_softmax.cli import main
+for argv in (["--help"], ["train", "--help"], ["train", "--epochs", "0"], ["fly"]):
+    try:
+        main(argv)
+    except SystemExit:
+        pass
+print("tensorflow" in sys.modules)
+"""
+    out = _python(code)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.e2e
+def test_two_cli_runs_are_quiet_and_train_the_same_model_bitwise(real_dir, tmp_path):
+    """The CLI's defaults with a seed, twice in fresh processes: not a log line on stderr,
+    and the same parameters to the last bit."""
+    models = []
+    for name in ("first", "second"):
+        out = subprocess.run([sys.executable, "-m", "d2l_softmax", "train", "--seed", "0",
+                              "--out", str(tmp_path / name)],
+                             capture_output=True, text=True, env={
+                                 k: v for k, v in os.environ.items()
+                                 if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)})
+        assert out.returncode == 0, out.stderr
+        assert not [t for t in TELLTALES if t in out.stderr], out.stderr
+        with np.load(tmp_path / name / "model.npz") as f:
+            models.append((f["W"].tobytes(), f["b"].tobytes()))
+    assert models[0] == models[1]
