@@ -91,6 +91,19 @@ class _QuietLoader(importlib.abc.Loader):
         with filtered_stderr():
             self.loader.exec_module(module)
             module.config.list_physical_devices()  # the look for a GPU logs too: do it now
+            _start_xla(module)
+
+
+def _start_xla(tf) -> None:
+    """Compile one tiny XLA program, so that XLA's own start-up lines ("XLA service ...
+    initialized", "Compiled cluster using XLA!", printed once per process by TensorFlow
+    2.16-2.19 whatever ``TF_CPP_MIN_LOG_LEVEL`` says) come out here, inside the filter,
+    and not at the user's first compile. XLA pays this start (about 0.1 s) once per
+    process anyway; where XLA cannot run, the package falls back to a graph later."""
+    try:
+        tf.function(lambda x: x + 1.0, jit_compile=True, autograph=False)(tf.constant(0.0))
+    except Exception:  # noqa: BLE001 - no XLA here: nothing to start
+        pass
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):
