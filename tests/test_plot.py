@@ -1,9 +1,14 @@
+import base64
+import io
 import subprocess
 import sys
 import textwrap
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
+from PIL import Image
 
 import d2l_softmax as d2l
 
@@ -72,3 +77,100 @@ def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     a.close()
     assert path.read_bytes() != first  # the last points are saved at close
     a.close()  # nothing left to save: no error, no change
+
+
+def _probabilities(n=5, q=10, seed=0):
+    logits = np.random.default_rng(seed).normal(scale=3, size=(n, q))
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_show_probabilities_marks_prediction_and_truth(tmp_path):
+    probs = _probabilities()
+    y = probs.argmax(1).copy()
+    y[1] = (y[1] + 1) % 10  # one mistake
+    axes = d2l.plot.show_probabilities(np.zeros((5, 28, 28, 1)), probs, d2l.TEXT_LABELS, y,
+                                       save_path=tmp_path / "p.png")
+    assert len(axes) == 5  # one bar chart per image (the sixth slot stays empty)
+    for ax, p, true in zip(axes, probs, y):
+        bars = ax.patches
+        assert [b.get_width() for b in bars] == pytest.approx(p)
+        pred = int(p.argmax())
+        assert ax.get_title() == f"{d2l.TEXT_LABELS[pred]} {p[pred]:.0%}"
+        colour = "tab:blue" if pred == true else "tab:red"
+        assert bars[pred].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba(colour))
+        assert ax.get_yticklabels()[true].get_fontweight() == "bold"
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG
+    plt.close("all")
+
+
+def test_show_weight_strip_one_row_per_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    snapshots = {e: rng.normal(scale=0.1 * e, size=(784, 10)) for e in (1, 2, 5, 10)}
+    axes = d2l.plot.show_weight_strip(snapshots, d2l.TEXT_LABELS, save_path=tmp_path / "s.png")
+    assert axes.shape == (4, 10)
+    assert [ax.get_title() for ax in axes[0]] == list(d2l.TEXT_LABELS)
+    assert [ax.get_ylabel().split("\n")[0] for ax in axes[:, 0]] == \
+        ["epoch 1", "epoch 2", "epoch 5", "epoch 10"]
+    for row, W in zip(axes, snapshots.values()):  # each row: its own scale, symmetric around 0
+        assert row[3].get_images()[0].get_clim() == pytest.approx((-abs(W).max(), abs(W).max()))
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+    plt.close("all")
+
+
+def test_grid_titles_do_not_overlap_the_row_above():
+    axes = d2l.show_images(np.zeros((12, 28, 28)), 2, 6, titles=["true\npredicted"] * 12)
+    fig = axes[0].figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for above, below in zip(axes[:6], axes[6:]):
+        assert below.title.get_window_extent(renderer).y1 <= above.get_window_extent(renderer).y0
+    plt.close("all")
+
+
+def test_animator_labels_markers_and_a_legend_beside_the_curves(tmp_path):
+    a = d2l.Animator(xlabel="epoch", xlim=[1, 10], ylim=[0.3, 0.9],
+                     legend=["train loss", "train acc", "test acc"], save_path=tmp_path / "a.png",
+                     verbose=False)
+    a.add(1, (0.78, 0.75, 0.79))
+    a.close()
+    ax = a.axes[0]
+    assert ax.get_ylabel() == "loss / acc"
+    assert all(line.get_marker() not in (None, "None", "") for line in ax.get_lines())
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(a.fig).get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    assert d2l.Animator(ylabel="loss", legend=["a loss"], verbose=False,
+                        save_path=tmp_path / "b.png").ylabel == "loss"
+
+
+def _figure(seed=0):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.plot(np.random.default_rng(seed).random(10), "o-", label="a")
+    ax.imshow(np.random.default_rng(seed).random((8, 8)), extent=(0, 9, 0, 1), cmap="RdBu_r")
+    ax.set_title("same bytes")
+    ax.legend()
+    return fig
+
+
+def test_inline_png_is_small_deterministic_and_retina():
+    fig = _figure()
+    first = d2l.plot.png_bytes(fig, 200)
+    assert first[:8] == PNG
+    assert d2l.plot.png_bytes(fig, 200) == first  # the same figure twice
+    assert d2l.plot.png_bytes(_figure(), 200) == first  # and the same figure made again
+    assert b"Software" not in first and b"tEXt" not in first and b"tIME" not in first
+    assert d2l.plot.png_bytes(_figure(seed=1), 200) != first
+    data, size = d2l.plot._retina_png(fig)  # what Jupyter gets: drawn at 2x, shown at 1x
+    png = base64.b64decode(data)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "P"  # a palette of at most 256 colours
+        assert (size["width"], size["height"]) == (image.width // 2, image.height // 2)
+    assert size["width"] <= fig.get_figwidth() * fig.dpi * 1.05
+
+
+def test_display_set_up_is_harmless_outside_jupyter():
+    d2l.use_svg_display()  # the book's name: sets up the same PNG display, only in Jupyter
+    d2l.plot.use_png_display()
