@@ -1,17 +1,12 @@
 """Plots: the live training animator, image grids, and what the model believes.
 
-Inline figures in Jupyter are PNG drawn at twice the size they are shown at
-("retina"): they render in JupyterLab, classic Notebook, VS Code and on GitHub, also
-in a notebook that is not trusted (which shows no SVG), and the same figure always
-gives the same bytes. In a Jupyter kernel the :class:`Animator` redraws one figure in
-place through an IPython display handle. Anywhere else it prints one line per point
-and saves the figure to a PNG.
+In a Jupyter kernel the :class:`Animator` redraws one figure in place through an
+IPython display handle. Anywhere else it prints one line per point and saves the
+figure to a PNG. How figures are shown inline (PNG at 2x, the same bytes for the
+same figure) is in :mod:`d2l_softmax.display`.
 """
 from __future__ import annotations
 
-import base64
-import io
-import struct
 import sys
 import tempfile
 import time
@@ -21,74 +16,12 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .files import write_atomically
+from .display import (as_image, finish, in_notebook, save_figure, set_up_display, subplots,
+                      use_png_display, use_svg_display)
 
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where figures can be displayed)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-def png_bytes(fig: Figure, dpi: float) -> bytes:
-    """``fig`` as a small PNG that depends on the figure alone.
-
-    Cropped to its contents; at most 256 colours (plots have few besides the shades
-    of anti-aliased edges, so a palette image looks the same at a third of the
-    size); no 'Software' text naming the matplotlib version.
-    """
-    from PIL import Image
-    drawn = io.BytesIO()
-    fig.savefig(drawn, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    image = Image.open(drawn).convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE,
-                                                      dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    image.save(out, format="png", optimize=True)
-    return out.getvalue()
-
-
-def _retina_png(fig: Figure):
-    """IPython's PNG formatter for figures: drawn at 2x, shown at 1x (sharp on any screen)."""
-    if not fig.axes:
-        return None  # nothing to show: no blank box
-    data = png_bytes(fig, 2 * fig.dpi)
-    width, height = struct.unpack(">II", data[16:24])  # from the IHDR chunk
-    return base64.b64encode(data).decode("ascii"), {"width": width // 2, "height": height // 2}
-
-
-_display_ready = False
-
-
-def use_png_display() -> None:
-    """Show inline figures in Jupyter as PNG only: 2x resolution, small, deterministic."""
-    global _display_ready
-    if in_notebook():
-        from IPython import get_ipython
-        from matplotlib_inline import backend_inline
-        backend_inline.set_matplotlib_formats("png")  # PNG only: no SVG beside it
-        formatter = get_ipython().display_formatter.formatters["image/png"]
-        formatter.for_type(Figure, _retina_png)
-        _display_ready = True
-
-
-def use_svg_display() -> None:
-    """The book's name for setting up inline figures; here it calls :func:`use_png_display`.
-
-    Kept so book code runs unchanged. PNG, not SVG: JupyterLab does not show SVG
-    outputs of a notebook it does not trust. For SVG anyway, call
-    ``matplotlib_inline.backend_inline.set_matplotlib_formats("svg")``.
-    """
-    use_png_display()
-
-
-def _set_up_display() -> None:
-    """:func:`use_png_display` the first time only, so a format chosen later is kept."""
-    if not _display_ready:
-        use_png_display()
+__all__ = ["Animator", "in_notebook", "plot_confusion_matrix", "save_figure", "set_axes",
+           "show_images", "show_probabilities", "show_weight_strip", "show_weights",
+           "use_png_display", "use_svg_display"]
 
 
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
@@ -107,25 +40,6 @@ def _ylabel_for(legend: Sequence[str]) -> Optional[str]:
     return " / ".join(words) or None
 
 
-def save_figure(fig: Figure, path, **kwargs) -> Path:
-    """Save ``fig`` to ``path`` atomically (see :func:`~d2l_softmax.files.write_atomically`).
-
-    The format follows the suffix (PNG, SVG...).
-    """
-    fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    return write_atomically(path, lambda f: fig.savefig(f, format=fmt, bbox_inches="tight",
-                                                        **kwargs))
-
-
-def _finish(fig, save_path) -> None:
-    """Save ``fig`` if asked; outside Jupyter then close it, so it does not linger."""
-    if save_path is not None:
-        save_figure(fig, save_path, dpi=150)
-        if not in_notebook():
-            import matplotlib.pyplot as plt
-            plt.close(fig)
-
-
 def _widened(lim: Optional[Sequence[float]], values: Sequence[float]):
     """``lim`` widened just enough that no value falls outside it."""
     values = [v for v in values if v is not None and np.isfinite(v)]
@@ -136,6 +50,14 @@ def _widened(lim: Optional[Sequence[float]], values: Sequence[float]):
         return (lo - 0.5, hi + 0.5)
     pad = 0.03 * (hi - lo) if (lo, hi) != tuple(lim) else 0.0
     return (lo - pad if lo < lim[0] else lo, hi + pad if hi > lim[1] else hi)
+
+
+def _write(line: str) -> None:
+    """Print ``line`` above any progress bar on the screen: the bar is cleared, the
+    line written, and the bar drawn again below it (a plain print would land on the
+    bar's line and leave a stale copy of the bar behind)."""
+    from tqdm import tqdm
+    tqdm.write(line, file=sys.stdout)
 
 
 class Animator:
@@ -161,7 +83,7 @@ class Animator:
         self.xscale, self.yscale = xscale, yscale
         self.live = in_notebook() if live is None else live
         if self.live:
-            _set_up_display()
+            set_up_display()
         self.fig = Figure(figsize=figsize)
         self.axes = np.atleast_1d(self.fig.subplots(nrows, ncols)).ravel()
         self.X, self.Y, self.fmts = None, None, fmts
@@ -225,8 +147,7 @@ class Animator:
         names = self.legend or [f"y{i}" for i in range(len(y))]
         parts = [f"{name} {float(v):.4f}" for name, v in zip(names, y) if v is not None]
         label = f"{self.xlabel or 'x'} {x[0]:g}"
-        from tqdm import tqdm  # writes above any progress bar on the screen
-        tqdm.write(f"{label}: " + ", ".join(parts), file=sys.stdout)
+        _write(f"{label}: " + ", ".join(parts))
 
     def save(self, path=None) -> Optional[Path]:
         """Write the figure as PNG (atomically) and return its path."""
@@ -241,7 +162,7 @@ class Animator:
         if own:
             self._saved_at, self._unsaved = time.monotonic(), False
         if self.verbose and not self._announced and not self.live:
-            print(f"Saving the plot to {path}")
+            _write(f"Saving the plot to {path}")
             self._announced = True
         return path
 
@@ -253,20 +174,6 @@ class Animator:
         self._handle = None
 
 
-def _image(img) -> np.ndarray:
-    """One image as a 2-D array (H, W) for grey or (H, W, 3) for colour."""
-    img = np.asarray(img)
-    return img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img
-
-
-def _subplots(rows: int, cols: int, figsize, **kwargs):
-    """A pyplot grid (rows, cols) laid out so titles and labels never overlap."""
-    import matplotlib.pyplot as plt
-    _set_up_display()
-    return plt.subplots(rows, cols, figsize=figsize, squeeze=False, layout="constrained",
-                        **kwargs)
-
-
 def show_images(imgs, num_rows: int, num_cols: int, titles: Optional[Sequence[str]] = None,
                 scale: float = 1.5, *, save_path=None):
     """Plot a grid of images (N, H, W) with optional titles; return the axes (flat).
@@ -274,10 +181,10 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Optional[Sequence[st
     In Jupyter the figure shows in the cell; with ``save_path`` it is saved as well,
     and outside Jupyter it is then closed so it does not linger.
     """
-    fig, axes = _subplots(num_rows, num_cols, (num_cols * scale, num_rows * scale))
+    fig, axes = subplots(num_rows, num_cols, (num_cols * scale, num_rows * scale))
     axes = axes.ravel()
     for i, (ax, img) in enumerate(zip(axes, imgs)):
-        img = _image(img)
+        img = as_image(img)
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
         ax.axes.get_xaxis().set_visible(False)
         ax.axes.get_yaxis().set_visible(False)
@@ -285,14 +192,14 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Optional[Sequence[st
             ax.set_title(titles[i])
     for ax in axes[len(imgs):]:
         ax.axis("off")
-    _finish(fig, save_path)
+    finish(fig, save_path)
     return axes
 
 
 def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_path=None,
                           figsize=(6, 5.5)):
     """A heat map of a confusion matrix (row: true class, column: predicted)."""
-    fig, axes = _subplots(1, 1, figsize)
+    fig, axes = subplots(1, 1, figsize)
     ax = axes[0, 0]
     im = ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
@@ -303,7 +210,7 @@ def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_pat
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
                 color="white" if v > threshold else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    _finish(fig, save_path)
+    finish(fig, save_path)
     return ax
 
 
@@ -318,14 +225,14 @@ def show_weights(W, labels: Sequence[str], *, scale: float = 1.5, save_path=None
     W = np.asarray(W)
     cols = 5
     rows = -(-W.shape[1] // cols)
-    fig, axes = _subplots(rows, cols, (cols * scale, rows * scale))
+    fig, axes = subplots(rows, cols, (cols * scale, rows * scale))
     bound = np.abs(W).max()
     for j, (ax, title) in enumerate(zip(axes.ravel(), labels)):
         _template(ax, W[:, j], bound)
         ax.set_title(title)
     for ax in axes.ravel()[W.shape[1]:]:
         ax.axis("off")
-    _finish(fig, save_path)
+    finish(fig, save_path)
     return axes
 
 
@@ -340,7 +247,7 @@ def show_weight_strip(snapshots: Mapping[int, np.ndarray], labels: Sequence[str]
     """
     epochs = list(snapshots)
     q = np.asarray(snapshots[epochs[0]]).shape[1]
-    fig, axes = _subplots(len(epochs), q, (q * scale, len(epochs) * scale + 0.3))
+    fig, axes = subplots(len(epochs), q, (q * scale, len(epochs) * scale + 0.3))
     for row, epoch in zip(axes, epochs):
         W = np.asarray(snapshots[epoch])
         bound = float(np.abs(W).max())
@@ -349,7 +256,7 @@ def show_weight_strip(snapshots: Mapping[int, np.ndarray], labels: Sequence[str]
         row[0].set_ylabel(f"epoch {epoch}\n|w| ≤ {bound:.2f}", fontsize=8)
     for ax, label in zip(axes[0], labels):
         ax.set_title(label, fontsize=8)
-    _finish(fig, save_path)
+    finish(fig, save_path)
     return axes
 
 
@@ -365,7 +272,7 @@ def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int
     probs = np.asarray(probs, dtype=float)
     n, q = probs.shape
     rows = -(-n // ncols)
-    fig, axes = _subplots(rows, 2 * ncols, (ncols * 4.4, rows * 1.9),
+    fig, axes = subplots(rows, 2 * ncols, (ncols * 4.4, rows * 1.9),
                           width_ratios=[1, 1.6] * ncols)
     pairs = axes.reshape(rows * ncols, 2)
     for i, (img_ax, bar_ax) in enumerate(pairs):
@@ -376,7 +283,7 @@ def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int
         right = y is None or pred == int(y[i])
         colors = ["0.75"] * q
         colors[pred] = "tab:blue" if right else "tab:red"
-        img_ax.imshow(_image(imgs[i]), cmap="gray")
+        img_ax.imshow(as_image(imgs[i]), cmap="gray")
         img_ax.axis("off")
         if y is not None:
             img_ax.set_title(f"true: {labels[int(y[i])]}", fontsize=9)
@@ -388,5 +295,5 @@ def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int
             bar_ax.get_yticklabels()[int(y[i])].set_fontweight("bold")
         bar_ax.set_title(f"{labels[pred]} {probs[i, pred]:.0%}", fontsize=9,
                          color=colors[pred])
-    _finish(fig, save_path)
+    finish(fig, save_path)
     return pairs[:n, 1]
