@@ -44,13 +44,36 @@ def execute(path: Path, timeout: int = 600, nb=None) -> nbformat.NotebookNode:
     working directory). The kernel is shut down at the end.
     """
     nb = nbformat.read(path, as_version=4) if nb is None else nb
-    client = NotebookClient(nb, km=kernel_manager(), timeout=timeout, record_timing=False,
+    km = kernel_manager()
+    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute(cleanup_kc=True, env=_kernel_env())
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # no timestamps
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
+    # the kernel's own name, so that JupyterLab has nothing to change on opening the file
+    nb.metadata["kernelspec"] = {"display_name": km.kernel_spec.display_name,
+                                 "language": "python", "name": "python3"}
     nb.metadata["d2l_softmax"] = {"figures_drawn_with": drawn_with()}
     return nb
+
+
+def merged_streams(outputs: list) -> list:
+    """``outputs`` with each run of stdout (or stderr) pieces joined into one output.
+
+    Where a cell's printing is cut into pieces depends on when the kernel flushed,
+    which varies from run to run; joined, the same prints give the same bytes.
+    """
+    merged = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.output_type == "stream" and last is not None
+                and last.output_type == "stream" and last.name == output.name):
+            last.text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def _kernel_env() -> dict:

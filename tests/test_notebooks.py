@@ -7,12 +7,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_output
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 sys.path.insert(0, str(NOTEBOOKS))
-from execute import drawn_with, execute  # noqa: E402
+from execute import drawn_with, execute, merged_streams  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # TensorFlow's C++ log lines (absl's format and the older one) and absl's preamble
@@ -173,5 +173,20 @@ def test_committed_notebooks_show_everywhere_and_stay_small(path):
     for cell in nb.cells:
         assert "execution" not in cell.metadata  # no timestamps: a re-run changes no byte
     assert not [o for o in _outputs(nb) if o.get("name") == "stderr"]
+    for cell in nb.cells:  # prints joined, however the kernel happened to flush them
+        streams = [o.get("name") for o in getattr(cell, "outputs", [])]
+        assert not [a for a, b in zip(streams, streams[1:]) if a == b and a is not None]
     assert set(nb.metadata["d2l_softmax"]["figures_drawn_with"]) == {"matplotlib", "freetype",
                                                                      "pillow"}
+
+
+def test_stdout_pieces_are_joined_whatever_the_flushing():
+    png = new_output("display_data", data={"image/png": "iVBO", "text/plain": "<Figure>"})
+    outputs = [new_output("stream", name="stdout", text="a\n"),
+               new_output("stream", name="stdout", text="b\n"), png,
+               new_output("stream", name="stdout", text="c\n"),
+               new_output("stream", name="stderr", text="d\n")]
+    merged = merged_streams(outputs)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
+        ("stream", "stdout", "a\nb\n"), ("display_data", None, None),
+        ("stream", "stdout", "c\n"), ("stream", "stderr", "d\n")]
