@@ -1,11 +1,21 @@
+import base64
+import io
+import os
+import re
+import select
 import subprocess
 import sys
 import textwrap
+import time
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
+from PIL import Image
 
 import d2l_softmax as d2l
+from d2l_softmax import display, plot
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -72,3 +82,190 @@ def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     a.close()
     assert path.read_bytes() != first  # the last points are saved at close
     a.close()  # nothing left to save: no error, no change
+
+
+def _probabilities(n=5, q=10, seed=0):
+    logits = np.random.default_rng(seed).normal(scale=3, size=(n, q))
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_show_probabilities_marks_prediction_and_truth(tmp_path):
+    probs = _probabilities()
+    y = probs.argmax(1).copy()
+    y[1] = (y[1] + 1) % 10  # one mistake
+    axes = plot.show_probabilities(np.zeros((5, 28, 28, 1)), probs, d2l.TEXT_LABELS, y,
+                                   save_path=tmp_path / "p.png")
+    assert len(axes) == 5  # one bar chart per image (the sixth slot stays empty)
+    for ax, p, true in zip(axes, probs, y):
+        bars = ax.patches
+        assert [b.get_width() for b in bars] == pytest.approx(p)
+        pred = int(p.argmax())
+        assert ax.get_title() == f"{d2l.TEXT_LABELS[pred]} {p[pred]:.0%}"
+        colour = "tab:blue" if pred == true else "tab:red"
+        assert bars[pred].get_facecolor() == pytest.approx(matplotlib.colors.to_rgba(colour))
+        assert ax.get_yticklabels()[true].get_fontweight() == "bold"
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG
+    plt.close("all")
+
+
+def test_show_weight_strip_one_row_per_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    snapshots = {e: rng.normal(scale=0.1 * e, size=(784, 10)) for e in (1, 2, 5, 10)}
+    axes = plot.show_weight_strip(snapshots, d2l.TEXT_LABELS, save_path=tmp_path / "s.png")
+    assert axes.shape == (4, 10)
+    assert [ax.get_title() for ax in axes[0]] == list(d2l.TEXT_LABELS)
+    assert [ax.get_ylabel().split("\n")[0] for ax in axes[:, 0]] == \
+        ["epoch 1", "epoch 2", "epoch 5", "epoch 10"]
+    for row, W in zip(axes, snapshots.values()):  # each row: its own scale, symmetric around 0
+        assert row[3].get_images()[0].get_clim() == pytest.approx((-abs(W).max(), abs(W).max()))
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+    plt.close("all")
+
+
+def test_grid_titles_do_not_overlap_the_row_above():
+    axes = d2l.show_images(np.zeros((12, 28, 28)), 2, 6, titles=["true\npredicted"] * 12)
+    fig = axes[0].figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for above, below in zip(axes[:6], axes[6:]):
+        assert below.title.get_window_extent(renderer).y1 <= above.get_window_extent(renderer).y0
+    plt.close("all")
+
+
+def test_animator_labels_markers_and_a_legend_beside_the_curves(tmp_path):
+    a = d2l.Animator(xlabel="epoch", xlim=[1, 10], ylim=[0.3, 0.9],
+                     legend=["train loss", "train acc", "test acc"], save_path=tmp_path / "a.png",
+                     verbose=False)
+    a.add(1, (0.78, 0.75, 0.79))
+    a.close()
+    ax = a.axes[0]
+    assert ax.get_ylabel() == "loss / acc"
+    assert all(line.get_marker() not in (None, "None", "") for line in ax.get_lines())
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(a.fig).get_renderer()
+    assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+    assert d2l.Animator(ylabel="loss", legend=["a loss"], verbose=False,
+                        save_path=tmp_path / "b.png").ylabel == "loss"
+
+
+def _figure(seed=0):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3, 2))
+    ax = fig.subplots()
+    ax.plot(np.random.default_rng(seed).random(10), "o-", label="a")
+    ax.imshow(np.random.default_rng(seed).random((8, 8)), extent=(0, 9, 0, 1), cmap="RdBu_r")
+    ax.set_title("same bytes")
+    ax.legend()
+    return fig
+
+
+def test_inline_png_is_small_deterministic_and_retina():
+    fig = _figure()
+    first = display.png_bytes(fig, 200)
+    assert first[:8] == PNG
+    assert display.png_bytes(fig, 200) == first  # the same figure twice
+    assert display.png_bytes(_figure(), 200) == first  # and the same figure made again
+    assert b"Software" not in first and b"tEXt" not in first and b"tIME" not in first
+    assert display.png_bytes(_figure(seed=1), 200) != first
+    data, size = display.retina_png(fig)  # what Jupyter gets: drawn at 2x, shown at 1x
+    png = base64.b64decode(data)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "P"  # a palette of at most 256 colours
+        assert (size["width"], size["height"]) == (image.width // 2, image.height // 2)
+    assert size["width"] <= fig.get_figwidth() * fig.dpi * 1.05
+
+
+def test_display_set_up_is_harmless_outside_jupyter():
+    d2l.use_svg_display()  # the book's name: sets up the same PNG display, only in Jupyter
+    display.use_png_display()
+
+
+# What a terminal shows is not what was written to it: "\r" goes back to the start of the
+# line, and a progress bar is redrawn over itself. Train in a pseudo-terminal and replay
+# its output, as far as one bar and plain lines need.
+TRAIN_IN_A_TERMINAL = """
+import sys
+import d2l_softmax as d2l
+import numpy as np
+import tensorflow as tf
+rng = np.random.default_rng(0)
+y = rng.integers(0, 10, 64).astype(np.int32)
+X = rng.random((64, 28, 28, 1)).astype(np.float32) * 0.1
+X[np.arange(64), 2 * y, :, 0] = 1.0  # class k lights up row 2k
+batches = [(tf.constant(X[i:i + 16]), tf.constant(y[i:i + 16])) for i in range(0, 64, 16)]
+net = d2l.SoftmaxRegression(seed=0)
+d2l.train_ch3(net, batches, batches, d2l.cross_entropy, 3, d2l.Updater(net.params, 0.5),
+              check=False, plot_path=sys.argv[1])
+print("done")
+"""
+
+
+def _run_in_a_terminal(args, timeout=120, rows=40, cols=120) -> str:
+    """Run ``args`` with a pseudo-terminal as stdin, stdout and stderr; return all it wrote."""
+    import fcntl
+    import struct
+    import termios
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    written, deadline = bytearray(), time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                written += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, written.decode(errors="replace")
+    return written.decode()
+
+
+def _screen(written: str) -> list:
+    """The lines a terminal shows after ``written``: "\\r" returns to column 0, "\\n"
+    goes to the next line, text overwrites what is under it."""
+    written = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", written)  # colours, cursor on and off
+    lines, row, col = [[]], 0, 0
+    for ch in written:
+        if ch == "\r":
+            col = 0
+        elif ch == "\n":
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append([])
+        else:
+            line = lines[row]
+            line.extend(" " * (col + 1 - len(line)))
+            line[col] = ch
+            col += 1
+    return ["".join(line).rstrip() for line in lines]
+
+
+def test_screen_replays_carriage_returns():
+    assert _screen("bar 0%\r      \rline\nbar 50%\rbar 100%\r        \r") == ["line", ""]
+    assert _screen("bar 0%line\n") == ["bar 0%line", ""]  # a line written onto the bar
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_progress_bar_leaves_no_stale_line_in_a_terminal(tmp_path):
+    path = tmp_path / "t.png"
+    written = _run_in_a_terminal([sys.executable, "-c", TRAIN_IN_A_TERMINAL, str(path)])
+    assert "training:" in written and "0/3" in written  # a bar was drawn...
+    screen = [line for line in _screen(written) if line]
+    stale = [line for line in screen if "training:" in line or "%|" in line]
+    assert not stale, screen  # ...and is gone
+    assert f"Saving the plot to {path}" in screen  # on a line of its own, not on the bar
+    assert [line.split(":")[0] for line in screen if line.startswith("epoch")] == \
+        ["epoch 1", "epoch 2", "epoch 3"]
+    assert screen[-1] == "done"
