@@ -22,15 +22,20 @@ _EXPORTS = {
     "engine": ["CompileError", "TrainingDivergedError"],
     "train": ["History", "evaluate_accuracy", "make_train_step", "predict_ch3", "predict_labels",
               "train_ch3", "train_epoch_ch3"],
-    "plot": ["Animator", "plot_confusion_matrix", "save_figure", "set_axes", "show_images",
-             "show_weights", "use_svg_display"],
+    "plot": ["Animator", "plot_confusion_matrix", "set_axes", "show_images", "show_probabilities",
+             "show_weight_strip", "show_weights"],
+    "display": ["save_figure", "use_png_display", "use_svg_display"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = {"checkpoint", "cli", "data", "display", "engine", "files", "idx", "interrupt",
+               "metrics", "model", "optim", "plot", "quiet", "train"}
 __all__ = sorted(_MODULE_OF)
 __version__ = "0.2.0"
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:  # d2l.plot, d2l.train, ...: imported on first use
+        return importlib.import_module(f".{name}", __name__)
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'd2l_softmax' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
