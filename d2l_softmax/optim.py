@@ -28,7 +28,8 @@ def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float
         return 0.0
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive finite number, got {lr!r}")
-    as_float32 = float(np.float32(value))
+    with np.errstate(over="ignore"):  # 1e39 becomes inf: that is what is checked
+        as_float32 = float(np.float32(value))
     if as_float32 == 0 or not math.isfinite(as_float32):
         raise ValueError(f"{what} {value!r} is {as_float32} in float32, the precision the "
                          "update runs in: use a value between 1e-38 and 3e38")

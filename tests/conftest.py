@@ -1,6 +1,7 @@
 """Shared fixtures: small IDX files written by the tests, and the real data when present."""
 import gzip
 import os
+import signal
 import struct
 import tempfile
 from pathlib import Path
@@ -80,3 +81,16 @@ def real_dir():
             pytest.fail("CI must install the real data (apt-get install dataset-fashion-mnist)")
         pytest.skip("real Fashion-MNIST is not installed")
     return folder
+
+
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt in this test, as in an interactive Python.
+
+    pytest started from a background job (``pytest &``, some CI runners) inherits
+    SIGINT as ignored, and the package keeps an ignored signal ignored: a test that
+    sends itself SIGINT must install the usual handler itself.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
