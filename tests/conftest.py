@@ -3,6 +3,7 @@ import gzip
 import os
 import signal
 import struct
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -94,3 +95,29 @@ def sigint_raises():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``mount(size)`` -> a new folder on a tmpfs of that size: a disk that fills up.
+
+    Mounting needs root (CAP_SYS_ADMIN); where it is not permitted the test is skipped.
+    """
+    mounted = []
+
+    def mount(size: str = "64k") -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        try:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755",
+                                   "tmpfs", str(folder)], capture_output=True, text=True)
+        except OSError as err:
+            pytest.skip(f"cannot mount a tmpfs here: {err}")
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
