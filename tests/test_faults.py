@@ -169,16 +169,16 @@ def test_permission_denied_is_one_line_naming_the_path(small_dir, model, tmp_pat
     os.chmod(model, 0)
     os.chmod(test_images, 0)
     os.chmod(locked, 0o555)
+    cases = {
+        f"{model}: Permission denied": ["evaluate", model, "--data-dir", small_dir],
+        f"{test_images}: Permission denied": ["predict", readable, "--data-dir", hidden],
+        f"cannot make the folder {locked / 'run'}: Permission denied":
+            ["train", "--data-dir", small_dir, "--out", locked / "run"],
+        f"cannot write in {locked}: Permission denied":
+            ["train", "--data-dir", small_dir, "--out", locked]}
     try:
-        for args, expected in (
-                (["evaluate", model, "--data-dir", small_dir], f"{model}: Permission denied"),
-                (["predict", readable, "--data-dir", hidden],
-                 f"{test_images}: Permission denied"),
-                (["train", "--data-dir", small_dir, "--out", locked / "run"],
-                 f"cannot make the folder {locked / 'run'}: Permission denied"),
-                (["train", "--data-dir", small_dir, "--out", locked],
-                 f"cannot write in {locked}: Permission denied")):
-            run = small_cli(*args, prefix=prefix)
+        runs = {expected: small_cli(*args, prefix=prefix) for expected, args in cases.items()}
+        for expected, run in runs.items():  # started together: four TensorFlow imports
             _, stderr = run.communicate(timeout=120)
             assert run.returncode == 1 and one_error(stderr) == expected
     finally:
