@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .files import write_atomically
+from .idx import read_into
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -47,10 +48,17 @@ _PARSE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zl
                  OverflowError, IndexError, TypeError, SyntaxError, tokenize.TokenError)
 
 
+def _count_non_finite(value: np.ndarray, chunk: int = 1 << 20) -> int:
+    """How many NaN or infinite values ``value`` holds (checked a chunk at a time)."""
+    flat = value.reshape(-1)
+    return sum(int(np.count_nonzero(~np.isfinite(flat[i:i + chunk])))
+               for i in range(0, flat.size, chunk))
+
+
 def _check_finite(path, W: np.ndarray, b: np.ndarray) -> None:
     for name, value in (("W", W), ("b", b)):
-        if not np.isfinite(value).all():
-            bad = int(np.size(value) - np.isfinite(value).sum())
+        bad = _count_non_finite(value)
+        if bad:
             raise ValueError(f"{path}: {name} has {bad} non-finite values (NaN or inf): "
                              "such a model predicts nothing meaningful")
 
@@ -97,11 +105,14 @@ def _read_npy(zf: zipfile.ZipFile, name: str, ndim: int, kind: str) -> np.ndarra
             raise ValueError(f"{name} claims {dtype} of shape {shape}: larger than any model "
                              "this package makes")
         nbytes = count * dtype.itemsize
-        data = f.read(nbytes + 1)
-        if len(data) != nbytes:
-            raise ValueError(f"{name} has {'more' if len(data) > nbytes else len(data)} bytes "
-                             f"of data, its header says {nbytes}")
-    return np.frombuffer(data, dtype, count).reshape(shape, order="F" if fortran else "C")
+        data = np.empty(count, dtype)  # filled a megabyte at a time: no more is inflated
+        got = read_into(f, data)
+        if got != nbytes or f.read(1):
+            raise ValueError(f"{name} has {got if got < nbytes else 'more'} bytes of data, "
+                             f"its header says {nbytes}")
+    if not dtype.isnative:  # big-endian floats: swapped in place, not copied
+        data = data.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return data.reshape(shape, order="F" if fortran else "C")
 
 
 def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -129,7 +140,7 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
     if b.shape != (W.shape[1],) or 0 in W.shape:
         raise ValueError(f"{path}: inconsistent parameters W {W.shape} {W.dtype}, "
                          f"b {b.shape} {b.dtype}")
-    W, b = W.astype(np.float32), b.astype(np.float32)
+    W, b = W.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
     _check_finite(path, W, b)
     return W, b, meta
 
@@ -158,18 +169,30 @@ def load_params(path, *, num_inputs: int | None = None,
 
 # ---------------------------------------------------------------- images
 
-def _grey(img):
-    """A Pillow image as a float ('F') image in [0, 1]: colour made grey, 16-bit
-    scaled, transparency laid on black (Fashion-MNIST's background)."""
-    from PIL import Image
+def _grey(img) -> tuple["Image.Image", float]:
+    """A Pillow image as a grey float ('F') image and the factor that scales it to [0, 1]:
+    colour made grey, 16-bit kept at full precision, transparency laid on black
+    (Fashion-MNIST's background).
+
+    Works at the image's own size with few copies: at most 9 bytes per pixel besides
+    the decoded image (itself at most 4), the most for palette images with transparency.
+    """
+    from PIL import Image, ImageChops
     if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
-        return Image.fromarray(np.clip(np.asarray(img, np.float32) / 65535, 0, 1), "F")
+        return img.convert("I").convert("F"), 1 / 65535
     if img.mode == "F":
-        return Image.fromarray(np.clip(np.nan_to_num(np.asarray(img, np.float32)), 0, 1), "F")
+        values = np.asarray(img, np.float32).copy()
+        np.nan_to_num(values, copy=False)
+        np.clip(values, 0.0, 1.0, out=values)
+        return Image.fromarray(values, "F"), 1.0
     if "A" in img.getbands() or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
-    return Image.fromarray(np.asarray(img.convert("L"), np.float32) / 255, "F")
+        if img.mode not in ("LA", "RGBA"):
+            img = img.convert("RGBA")
+        # on black: grey * alpha / 255, the colour of each pixel scaled by its opacity
+        grey = ImageChops.multiply(img.convert("L"), img.getchannel("A"))
+    else:
+        grey = img.convert("L")
+    return grey.convert("F"), 1 / 255
 
 
 def read_image(path, size: int = 28) -> np.ndarray:
@@ -193,9 +216,11 @@ def read_image(path, size: int = 28) -> np.ndarray:
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise Image.DecompressionBombError(f"{width}x{height}")
-                img = _grey(ImageOps.exif_transpose(img))
-                img = img.resize((size, size), Image.Resampling.BILINEAR)  # antialiased
-                return np.clip(np.asarray(img, np.float32), 0.0, 1.0)
+                ImageOps.exif_transpose(img, in_place=True)  # no copy of the image
+                grey, scale = _grey(img)
+                del img  # the decoded image is not needed any more
+                small = grey.resize((size, size), Image.Resampling.BILINEAR)  # antialiased
+                return np.clip(np.asarray(small, np.float32) * np.float32(scale), 0.0, 1.0)
         except Image.DecompressionBombError:
             raise ValueError(f"{path}: the image is too large to read (more than "
                              f"{MAX_IMAGE_PIXELS:,} pixels); shrink it first") from None

@@ -40,10 +40,14 @@ def _read_exactly(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _read_into(f: BinaryIO, out: np.ndarray) -> int:
-    """Fill ``out`` (uint8, 1-D) from ``f``; return how many bytes were read."""
-    view, done = memoryview(out), 0
-    while done < len(out):
+def read_into(f: BinaryIO, out: np.ndarray) -> int:
+    """Fill ``out`` (a contiguous array) from ``f``, a megabyte at a time; return how many
+    bytes were read (fewer than ``out.nbytes`` only at the end of the data).
+
+    Only the array and one chunk are ever in memory, however much ``f`` would inflate to.
+    """
+    view, done = memoryview(out.reshape(-1).view(np.uint8)), 0
+    while done < len(view):
         n = f.readinto(view[done:done + _CHUNK])
         if not n:
             break
@@ -72,7 +76,7 @@ def _parse(path: Path, f: BinaryIO, ndim: int, max_bytes: int, size_hint) -> np.
         payload, has = size_hint - header, f"{size_hint - header}"
     else:
         out = np.empty(expected, np.uint8)  # pages are only taken as they are filled
-        payload = has = _read_into(f, out)
+        payload = has = read_into(f, out)
         if payload == expected:
             if not f.read(1):  # one byte more would mean "too long"
                 return out.reshape(dims)
