@@ -82,7 +82,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 from PIL import Image  # noqa: E402
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
-FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 120)), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 _DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-model-fuzz-"))
 META = json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})

@@ -18,7 +18,7 @@ from d2l_softmax.idx import MAX_IDX_BYTES, read_idx
 from conftest import idx_bytes
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
-FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 150)), deadline=None,
+FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 _DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-idx-fuzz-"))
 
@@ -62,8 +62,9 @@ def test_cut_or_padded_files_are_refused(array, cut, extra, gz):
             and np.prod(dims) == len(changed) - header:  # cut and padding made a valid file
         assert result.shape == dims and result.tobytes() == changed[header:]
     else:
-        assert isinstance(result, str) and ("truncated" in result or "too long" in result
-                                            or "magic" in result)
+        assert isinstance(result, str) and any(
+            word in result for word in ("truncated", "too long", "magic", "negative",
+                                        "this reader accepts"))
 
 
 @FUZZ
