@@ -142,18 +142,21 @@ while True:
 
 
 def test_killed_saves_never_corrupt_the_file_nor_pile_up_temporaries(tmp_path):
-    """kill -9 at random moments during saves: the file is always a whole old or new
-    version, and the temporaries the kills leave are removed by the next save."""
+    """Two processes saving one file at once, killed (kill -9) at random moments: the
+    file is always one whole version, and the temporaries the kills leave are removed
+    by the next save."""
     path, size = tmp_path / "model.npz", 1 << 18
     rng = random.Random(0)
-    for _ in range(12):
-        saver = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(size)],
-                                 stdout=subprocess.PIPE, text=True)
-        assert saver.stdout.readline() == "ready\n"
+    for _ in range(10):
+        savers = [subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(size)],
+                                   stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        for saver in savers:
+            assert saver.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.01, 0.15))
-        saver.send_signal(signal.SIGKILL)
-        saver.wait()
-        saver.stdout.close()
+        for saver in savers:
+            saver.send_signal(signal.SIGKILL)
+            saver.wait()
+            saver.stdout.close()
         if path.exists():
             data = path.read_bytes()
             assert data in (b"A" * size, b"B" * size)
