@@ -300,15 +300,12 @@ def get_fashion_mnist_labels(labels: Sequence[int]) -> list[str]:
     Labels must be integers in 0..9 (any integer dtype, or a tensor of one);
     anything else raises ``ValueError``.
     """
-    values = np.asarray(labels)
-    if values.dtype.kind not in "iu" and not (values.dtype == object or values.size == 0):
+    values = np.asarray(labels).reshape(-1)
+    if values.dtype.kind not in "iu" and values.size:  # not bool, float, str or object
         raise ValueError(f"labels must be integers, got dtype {values.dtype}")
-    values = values.reshape(-1)
-    names = []
-    for value in values.tolist():
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                not 0 <= value < NUM_CLASSES:
-            raise ValueError(f"label {value!r} is not a class: labels are integers in "
-                             f"0..{NUM_CLASSES - 1}")
-        names.append(TEXT_LABELS[value])
-    return names
+    values = values.tolist()  # Python ints: compared exactly, whatever their width
+    bad = [v for v in values if not 0 <= v < NUM_CLASSES]
+    if bad:
+        raise ValueError(f"label {bad[0]!r} is not a class: labels are integers in "
+                         f"0..{NUM_CLASSES - 1}")
+    return [TEXT_LABELS[v] for v in values]
