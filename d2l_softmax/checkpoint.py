@@ -216,7 +216,8 @@ def read_image(path, size: int = 28) -> np.ndarray:
                 width, height = img.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise Image.DecompressionBombError(f"{width}x{height}")
-                ImageOps.exif_transpose(img, in_place=True)  # no copy of the image
+                if img.getexif().get(0x0112, 1) != 1:  # the EXIF orientation: turn it
+                    img = ImageOps.exif_transpose(img)  # (a copy; unturned, none is made)
                 grey, scale = _grey(img)
                 del img  # the decoded image is not needed any more
                 small = grey.resize((size, size), Image.Resampling.BILINEAR)  # antialiased

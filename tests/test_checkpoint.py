@@ -352,3 +352,16 @@ def test_random_bytes_are_not_images(raw, prefix):
     path.write_bytes(prefix + raw)
     with pytest.raises(ValueError, match="not an image this can read|too large"):
         checkpoint.read_image(path)
+
+
+def test_the_exif_orientation_is_applied(tmp_path):
+    a = np.zeros((30, 40), np.uint8)
+    a[0:5, 0:10] = 255  # a bar at the top left
+    exif = Image.Exif()
+    exif[0x0112] = 3  # "turned by 180 degrees"
+    turned = checkpoint.read_image(_save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG",
+                                         exif=exif, quality=100))
+    plain = checkpoint.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG",
+                                        quality=100))
+    np.testing.assert_allclose(turned, plain[::-1, ::-1], atol=0.02)
+    assert plain[:2, :5].mean() > 0.9 and turned[:2, :5].mean() < 0.1
