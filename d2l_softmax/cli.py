@@ -1,16 +1,23 @@
 """The command line: ``d2l-softmax train | evaluate | predict`` (also ``python -m d2l_softmax``).
 
-Exit codes: 0 success, 1 failure (one line on stderr, no traceback), 2 bad usage.
+Exit codes: 0 success, 1 failure (one line on stderr, no traceback), 2 bad usage,
+130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. A run stopped during training
+saves what it has done first.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import struct
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 PROG = "d2l-softmax"
+MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
+TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
 
 
 def _positive_int(text: str) -> int:
@@ -23,6 +30,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _image_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_PREDICT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PREDICT} images fit in one grid, "
+                                         f"got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -30,6 +45,13 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    try:  # the update runs in float32: the value must survive the conversion
+        as_float32 = struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        as_float32 = float("inf")
+    if as_float32 == 0 or as_float32 == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is {as_float32} in float32, the precision "
+                                         "training runs in: use a value in 1e-38..3e38")
     return value
 
 
@@ -56,27 +78,59 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="test accuracy, per class, and the confusion matrix",
                               description="Evaluate a saved model on the 10,000 test images.")
     evaluate.add_argument("model", type=Path, help="a model.npz written by 'train'")
-    evaluate.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST files")
+    evaluate.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
     evaluate.add_argument("--out", type=Path,
                           help="confusion-matrix PNG (confusion_matrix.png beside the model)")
 
     predict = sub.add_parser("predict", help="classify test images or your own image files",
                              description="Show test images with true and predicted labels, or "
-                             "classify image files (28x28 grey, others are converted).")
+                             "classify image files (PNG, JPEG, GIF, BMP, WebP, TIFF, PPM; made "
+                             "grey and 28x28).")
     predict.add_argument("model", type=Path, help="a model.npz written by 'train'")
     predict.add_argument("images", nargs="*", type=Path, help="image files to classify")
-    predict.add_argument("--n", type=_positive_int, default=12, help="test images to show (12)")
-    predict.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST files")
+    predict.add_argument("--n", type=_image_count, default=12,
+                         help=f"test images to show (12, at most {MAX_PREDICT})")
+    predict.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
     predict.add_argument("--out", type=Path, help="PNG for the grid (predictions.png beside the model)")
     return parser
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _training_animator(path: Path, num_epochs: int):
+    """The curves of :func:`train_ch3`, drawn only when :meth:`save` is allowed: the
+    model and the history are worth more and are saved first."""
+    from .plot import Animator
+
+    class DeferredAnimator(Animator):
+        allow_save = False
+
+        def save(self, path=None):
+            return super().save(path) if self.allow_save else None
+
+    return DeferredAnimator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
+                            legend=["train loss", "train acc", "test acc"], save_path=path)
+
+
+def _save_all(saves: Sequence[tuple[str, Callable]]) -> dict[str, Exception]:
+    """Run every save, most valuable first; one that fails does not stop the others."""
+    failed = {}
+    for name, save in saves:
+        try:
+            save()
+        except (OSError, ValueError) as err:
+            failed[name] = err
+    return failed
 
 
 def cmd_train(args) -> int:
     import tensorflow as tf
 
-    from . import checkpoint
+    from . import checkpoint, interrupt
     from .data import load_data_fashion_mnist
-    from .files import write_json
+    from .files import prepare_folder, resolve_target, write_json
     from .model import SoftmaxRegression, cross_entropy
     from .optim import Updater, cosine_schedule
     from .train import predict_ch3, train_ch3
@@ -86,25 +140,50 @@ def cmd_train(args) -> int:
         tf.random.set_seed(args.seed)
     train_iter, test_iter = load_data_fashion_mnist(args.batch_size, data_dir=args.data_dir,
                                                     seed=args.seed)
+    prepare_folder(out)  # before training: a file in the way, a full or read-only disk
+    for name in TRAIN_OUTPUTS:
+        resolve_target(out / name)  # a device, a pipe or a folder there is refused
     net = SoftmaxRegression(seed=args.seed)
     print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
           f"batch size {args.batch_size}, seed {args.seed}")
+    animator = _training_animator(out / "training.png", args.epochs)
+    schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
+        if args.schedule == "cosine" else None
     history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
-                        Updater(net.params, args.lr), plot_path=out / "training.png", check=False,
-                        lr_schedule=cosine_schedule(args.lr, args.epochs)
-                        if args.schedule == "cosine" else None)
-    settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size, "seed": args.seed,
-                "epochs_done": len(history.train_loss), "epochs": args.epochs}
-    model_path = checkpoint.save_params(out / "model.npz", net, **settings)
-    write_json(out / "history.json", {**history.as_dict(), "settings": settings})
-    predict_ch3(net, test_iter, n=12, save_path=out / "predictions.png")
-    if history.interrupted:
+                        Updater(net.params, args.lr), animator=animator, check=False,
+                        lr_schedule=schedule)
+    settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
+                "seed": args.seed, "epochs_done": len(history.train_loss), "epochs": args.epochs}
+    animator.allow_save = True
+    saves = [("model.npz", lambda: checkpoint.save_params(out / "model.npz", net, **settings)),
+             ("history.json", lambda: write_json(out / "history.json",
+                                                 {**history.as_dict(), "settings": settings})),
+             ("training.png", animator.save),
+             ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
+                                                     save_path=out / "predictions.png"))]
+    with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
+        failed = _save_all(saves)
+    if failed:
+        saved = [name for name in TRAIN_OUTPUTS if name not in failed]
+        reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
+        if len(set(reasons.values())) == 1:
+            what = f"{', '.join(failed)} in {out}/: {next(iter(reasons.values()))}"
+        else:
+            what = f"in {out}/: " + "; ".join(f"{n} ({r})" for n, r in reasons.items())
+        _error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
+        return 1
+    if history.interrupted or interrupt.received():
         print(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
-        return 130
-    print(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: model.npz, history.json, "
-          "training.png, predictions.png")
-    print(f"Next: {PROG} evaluate {model_path}")
+        return interrupt.exit_code()
+    print(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
+    print(f"Next: {PROG} evaluate {out / 'model.npz'}")
     return 0
+
+
+def _test_split(data_dir):
+    """The test images and labels: only the two test files are needed."""
+    from .data import find_fashion_mnist, read_fashion_mnist
+    return read_fashion_mnist(find_fashion_mnist(data_dir, splits=("test",)), "test")
 
 
 def cmd_evaluate(args) -> int:
@@ -112,16 +191,19 @@ def cmd_evaluate(args) -> int:
     import tensorflow as tf
 
     from . import checkpoint
-    from .data import TEXT_LABELS, find_fashion_mnist, read_fashion_mnist
+    from .data import TEXT_LABELS
+    from .files import resolve_target
     from .metrics import confusion_matrix
     from .plot import plot_confusion_matrix
 
+    out = args.out or args.model.with_name("confusion_matrix.png")
+    resolve_target(out)
     net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
-    images, labels = read_fashion_mnist(find_fashion_mnist(args.data_dir), "test")
+    images, labels = _test_split(args.data_dir)
     X = tf.constant(images[..., None], tf.float32) / 255.0
     preds = tf.argmax(net.logits(X), axis=1).numpy()
     matrix = confusion_matrix(labels, preds)
-    per_class = matrix.diagonal() / matrix.sum(axis=1)
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
     print(f"test accuracy {np.mean(preds == labels):.4f} on {len(labels)} images\n")
     width = max(map(len, TEXT_LABELS))
     print(f"{'class':>{width}}  accuracy")
@@ -131,30 +213,35 @@ def cmd_evaluate(args) -> int:
     print(" " * (width + 1) + " ".join(f"{i:>5d}" for i in range(10)))
     for name, row in zip(TEXT_LABELS, matrix):
         print(f"{name:>{width}} " + " ".join(f"{v:>5d}" for v in row))
-    out = args.out or args.model.with_name("confusion_matrix.png")
     plot_confusion_matrix(matrix, TEXT_LABELS, save_path=out)
     print(f"\nSaved {out}")
     return 0
 
 
 def cmd_predict(args) -> int:
+    import numpy as np
     import tensorflow as tf
 
     from . import checkpoint
-    from .data import get_fashion_mnist_labels, load_data_fashion_mnist
+    from .data import get_fashion_mnist_labels
+    from .files import resolve_target
     from .model import softmax
     from .train import predict_ch3
 
-    net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
-    if args.images:
-        for path in args.images:
-            probs = softmax(net.logits(checkpoint.load_image(path)))[0]
-            k = int(tf.argmax(probs))
-            print(f"{path}: {get_fashion_mnist_labels([k])[0]} ({float(probs[k]):.1%})")
-        return 0
-    _, test_iter = load_data_fashion_mnist(args.n, data_dir=args.data_dir)
     out = args.out or args.model.with_name("predictions.png")
-    axes = predict_ch3(net, test_iter, n=args.n, save_path=out)
+    if not args.images:
+        resolve_target(out)
+    net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
+    if args.images:  # every file is read (and checked) before anything is printed
+        batch = np.stack([checkpoint.read_image(path) for path in args.images])
+        probs = softmax(net.logits(batch[..., None])).numpy()
+        for path, p in zip(args.images, probs):
+            k = int(np.argmax(p))
+            print(f"{path}: {get_fashion_mnist_labels([k])[0]} ({float(p[k]):.1%})")
+        return 0
+    images, labels = _test_split(args.data_dir)
+    X = tf.constant(images[:args.n, ..., None], tf.float32) / 255.0
+    axes = predict_ch3(net, [(X, labels[:args.n])], n=args.n, save_path=out)
     for ax in axes:
         true, pred = ax.get_title().split("\n")
         print(f"{true:>12} -> {pred}{'' if true == pred else '   (wrong)'}")
@@ -164,20 +251,52 @@ def cmd_predict(args) -> int:
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
+_TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\]( name: \S*)?")
+
+
+def describe(err: BaseException) -> Optional[str]:
+    """The one-line message for an error the command reports without a traceback,
+    or None for one that is a bug (it keeps its traceback)."""
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(err, tf.errors.OpError):
+        lines = [line.strip() for line in _TF_NOISE.sub("", err.message or "").splitlines()]
+        text = next((line for line in lines if line), type(err).__name__)
+        return f"TensorFlow {type(err).__name__}: {text}"
+    if isinstance(err, OSError):
+        if type(err).__str__ is not OSError.__str__ or err.strerror is None:
+            return str(err) or type(err).__name__  # a message of this package, or a bare one
+        where = err.filename if err.filename is not None else None
+        return f"{where}: {err.strerror}" if where is not None else err.strerror
+    if isinstance(err, MemoryError):
+        return "out of memory" + (f" ({err})" if str(err) else "")
+    engine = sys.modules.get("d2l_softmax.engine")
+    known = (ValueError, FloatingPointError) + ((engine.CompileError,) if engine else ())
+    if isinstance(err, known):
+        return str(err).strip() or type(err).__name__
+    return None
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DataNotFoundError
-    from .engine import TrainingDivergedError
+    from . import interrupt
+    interrupt.forget()
     try:
-        return COMMANDS[args.command](args)
-    except (DataNotFoundError, FileNotFoundError, ValueError, TrainingDivergedError) as err:
-        message = str(err).strip()
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 1
+        with interrupt.terminate_as_interrupt():
+            return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        code = interrupt.exit_code()
+        print(f"{PROG}: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
+    except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as err:
+        message = describe(err)
+        if message is None:
+            raise
+        _error(message)
+        return 1
 
 
 if __name__ == "__main__":

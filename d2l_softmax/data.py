@@ -30,6 +30,7 @@ TEXT_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
                "sandal", "shirt", "sneaker", "bag", "ankle boot")
 NUM_CLASSES = len(TEXT_LABELS)
 IMAGE_SHAPE = (28, 28)
+MAX_RESIZE = 1024  # a (256, 1024, 1024, 1) float32 batch is already 1 GiB
 
 # split -> (images file, labels file, number of examples)
 SPLITS = {
@@ -61,9 +62,16 @@ def _find_file(folder: Path, name: str) -> Optional[Path]:
     return None
 
 
-def _has_all_files(folder: Path) -> bool:
-    names = [name for images, labels, _ in SPLITS.values() for name in (images, labels)]
+def _has_all_files(folder: Path, splits: Sequence[str] = ("train", "test")) -> bool:
+    names = [name for split in splits for name in SPLITS[split][:2]]
     return all(_find_file(folder, name) is not None for name in names)
+
+
+def _check_splits(splits: Sequence[str]) -> tuple[str, ...]:
+    splits = (splits,) if isinstance(splits, str) else tuple(splits)
+    if not splits or not all(isinstance(s, str) and s in SPLITS for s in splits):
+        raise ValueError(f"splits must be some of {sorted(SPLITS)}, got {splits!r}")
+    return splits
 
 
 @functools.lru_cache(maxsize=4)
@@ -91,6 +99,8 @@ def read_fashion_mnist(folder: PathLike, split: str) -> tuple[np.ndarray, np.nda
     Returns ``(images, labels)``: uint8 ``(N, 28, 28)`` and uint8 ``(N,)``,
     with N = 60,000 for ``"train"`` and 10,000 for ``"test"``.
     """
+    if not isinstance(split, str) or split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
     images_name, labels_name, count = SPLITS[split]
     folder = Path(folder)
     paths = [_find_file(folder, images_name), _find_file(folder, labels_name)]
@@ -107,22 +117,30 @@ def _keras_cache_dir() -> Path:
     return Path(home) / "datasets" / "fashion-mnist"
 
 
-def find_fashion_mnist(data_dir: Optional[PathLike] = None, *, download: bool = True) -> Path:
+def find_fashion_mnist(data_dir: Optional[PathLike] = None, *, download: bool = True,
+                       splits: Sequence[str] = ("train", "test")) -> Path:
     """The folder that holds the four Fashion-MNIST files (see the module docstring).
 
+    With ``splits=("test",)`` a folder with only the two test files will do.
     An explicit ``data_dir`` or ``FASHION_MNIST_DIR`` must hold the files: it is an
     error, not a fallback, when it does not.
     """
+    splits = _check_splits(splits)
+    what = "four" if len(splits) == 2 else f"two {splits[0]}"
     for source, folder in (("data_dir", data_dir), (ENV_VAR, os.environ.get(ENV_VAR))):
         if folder:
-            if _has_all_files(Path(folder)):
-                return Path(folder)
+            folder = Path(folder)
+            if folder.exists() and not folder.is_dir():
+                raise DataNotFoundError(f"{source}={folder} is a file, not a folder.\n"
+                                        + HOW_TO_GET_THE_DATA)
+            if _has_all_files(folder, splits):
+                return folder
             raise DataNotFoundError(
-                f"{source}={folder} does not hold the four Fashion-MNIST files.\n"
+                f"{source}={folder} does not hold the {what} Fashion-MNIST files.\n"
                 + HOW_TO_GET_THE_DATA)
     looked = [DEBIAN_DIR, _keras_cache_dir()]
     for folder in looked:
-        if _has_all_files(folder):
+        if _has_all_files(folder, splits):
             return folder
     problem = "downloading was turned off"
     if download:
@@ -131,7 +149,7 @@ def find_fashion_mnist(data_dir: Optional[PathLike] = None, *, download: bool = 
         except Exception as err:  # any network or file error: explained below
             problem = f"downloading failed ({type(err).__name__}: {err})"
         else:
-            if _has_all_files(_keras_cache_dir()):
+            if _has_all_files(_keras_cache_dir(), splits):
                 return _keras_cache_dir()
             problem = "the download did not leave the files in the Keras cache"
     raise DataNotFoundError(
@@ -267,8 +285,8 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
     """
     batch_size = _check_batch_size(batch_size)
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, (int, np.integer))
-                               or resize < 1):
-        raise ValueError(f"resize must be None or a positive integer, got {resize!r}")
+                               or not 1 <= resize <= MAX_RESIZE):
+        raise ValueError(f"resize must be None or an integer in 1..{MAX_RESIZE}, got {resize!r}")
     folder = find_fashion_mnist(data_dir, download=download)
     train = read_fashion_mnist(folder, "train")
     test = read_fashion_mnist(folder, "test")
@@ -277,5 +295,17 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
 
 
 def get_fashion_mnist_labels(labels: Sequence[int]) -> list[str]:
-    """Text labels of numeric labels, e.g. ``[0, 9] -> ['t-shirt', 'ankle boot']``."""
-    return [TEXT_LABELS[int(i)] for i in np.asarray(labels).reshape(-1)]
+    """Text labels of numeric labels, e.g. ``[0, 9] -> ['t-shirt', 'ankle boot']``.
+
+    Labels must be integers in 0..9 (any integer dtype, or a tensor of one);
+    anything else raises ``ValueError``.
+    """
+    values = np.asarray(labels).reshape(-1)
+    if values.dtype.kind not in "iu" and values.size:  # not bool, float, str or object
+        raise ValueError(f"labels must be integers, got dtype {values.dtype}")
+    values = values.tolist()  # Python ints: compared exactly, whatever their width
+    bad = [v for v in values if not 0 <= v < NUM_CLASSES]
+    if bad:
+        raise ValueError(f"label {bad[0]!r} is not a class: labels are integers in "
+                         f"0..{NUM_CLASSES - 1}")
+    return [TEXT_LABELS[v] for v in values]

@@ -8,17 +8,34 @@ import tensorflow as tf
 def correct_count(y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """The number of correct predictions as a float32 tensor (usable inside tf.function).
 
-    y_hat: scores (B, q) (probabilities or logits) or predicted labels (B,); y: labels (B,).
+    y_hat: scores (B, q) (probabilities or logits) or predicted labels (B,) as
+    integers; y: integer labels (B,). Float labels, float predicted labels and
+    shapes that do not line up (ranks, or batch sizes where they are known) raise
+    ``ValueError``: comparing them would give a silently wrong count.
     """
     y_hat = tf.convert_to_tensor(y_hat)
     y = tf.convert_to_tensor(y)
-    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
-        y_hat = tf.argmax(y_hat, axis=1)
-    if y_hat.shape.rank is not None and y.shape.rank is not None and \
-            y_hat.shape.rank != y.shape.rank:
+    if not y.dtype.is_integer:
+        raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
+    if y.shape.rank is not None and y.shape.rank != 1:
+        raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} do not "
+                         "line up: labels must be a vector (batch,)")
+    if y_hat.shape.rank == 2:
+        if y_hat.shape[1] == 1:
+            raise ValueError(f"scores {tuple(y_hat.shape)} have one class: pass scores "
+                             "(batch, classes) with classes >= 2, or labels (batch,)")
+        y_hat = tf.argmax(y_hat, axis=1, output_type=tf.int64)
+    elif y_hat.shape.rank == 1:
+        if not y_hat.dtype.is_integer:
+            raise ValueError("predicted labels (batch,) must be integers, got dtype "
+                             f"{y_hat.dtype.name}; pass scores as (batch, classes)")
+    else:
         raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} "
-                         "do not line up")
-    cmp = tf.cast(y_hat, y.dtype) == y
+                         "do not line up: expected scores (batch, classes) or labels (batch,)")
+    if not y_hat.shape.is_compatible_with(y.shape):
+        raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} "
+                         "do not line up: one label per prediction")
+    cmp = tf.cast(y_hat, tf.int64) == tf.cast(y, tf.int64)
     return tf.reduce_sum(tf.cast(cmp, tf.float32))
 
 
@@ -34,6 +51,8 @@ class Accumulator:
         self.data = [0.0] * n
 
     def add(self, *args) -> None:
+        if len(args) != len(self.data):
+            raise ValueError(f"this Accumulator sums {len(self.data)} values, got {len(args)}")
         self.data = [a + float(b) for a, b in zip(self.data, args)]
 
     def reset(self) -> None:
@@ -44,6 +63,19 @@ class Accumulator:
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
-    """Counts (num_classes, num_classes): row = true class, column = predicted class."""
-    return tf.math.confusion_matrix(tf.reshape(y_true, [-1]), tf.reshape(y_pred, [-1]),
-                                    num_classes=num_classes).numpy()
+    """Counts (num_classes, num_classes): row = true class, column = predicted class.
+
+    Both must be integer labels in 0..num_classes-1, one prediction per label.
+    """
+    y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    for what, v in (("true labels", y_true), ("predicted labels", y_pred)):
+        if v.dtype.kind not in "iu" and v.size:
+            raise ValueError(f"{what} must be integers, got dtype {v.dtype}")
+        if v.size and (v.min() < 0 or v.max() >= num_classes):
+            bad = v[(v < 0) | (v >= num_classes)][0]
+            raise ValueError(f"{what}: {bad} is out of range 0..{num_classes - 1}")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{y_true.size} true labels but {y_pred.size} predictions")
+    flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes).astype(np.int32)

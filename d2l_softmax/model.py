@@ -12,27 +12,49 @@ import numpy as np
 import tensorflow as tf
 
 
+def _logits(X) -> tf.Tensor:
+    """X as a floating-point tensor of rank >= 1 (integers become float32)."""
+    X = tf.convert_to_tensor(X)
+    if not X.dtype.is_floating:
+        if not X.dtype.is_integer:
+            raise ValueError(f"softmax needs numbers, got dtype {X.dtype.name}")
+        X = tf.cast(X, tf.float32)
+    if X.shape.rank == 0:
+        raise ValueError("softmax needs at least one axis (a vector of logits), got a scalar")
+    return X
+
+
 def softmax_naive(X: tf.Tensor) -> tf.Tensor:
     """The chapter's softmax, exactly as the formula reads: exp(X) / sum exp(X).
 
-    Kept to show why it is not used: float32 exp overflows above about 88.7, so
-    ``softmax_naive([[1000., 0.]])`` is ``[[nan, 0.]]`` (inf / inf).
+    Over the last axis, as :func:`softmax`. Kept to show why it is not used:
+    float32 exp overflows above about 88.7, so ``softmax_naive([[1000., 0.]])`` is
+    ``[[nan, 0.]]`` (inf / inf).
     """
-    X_exp = tf.exp(X)
-    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
+    X_exp = tf.exp(_logits(X))
+    partition = tf.reduce_sum(X_exp, -1, keepdims=True)
     return X_exp / partition
 
 
 def softmax(X: tf.Tensor) -> tf.Tensor:
-    """Row-wise softmax of logits X (B, q) -> probabilities (B, q).
+    """Softmax over the last axis, as ``tf.nn.softmax``: logits X (B, q) -> probabilities
+    (B, q), each row summing to 1 (a vector (q,) or any (..., q) works the same way).
 
     a_i = exp(z_i) / sum_j exp(z_j). Subtracting the row maximum first changes
     nothing mathematically (it cancels between numerator and denominator) but keeps
     every exp(.) <= 1, so large logits cannot overflow (see :func:`softmax_naive`).
+
+    Infinite and NaN logits: a row with +inf logits gives them the whole probability,
+    shared equally (the limit as they grow; ``[[inf, 1.]] -> [[1., 0.]]``, where
+    ``tf.nn.softmax`` gives ``[[nan, 0.]]``); -inf logits get probability 0; a row with
+    a NaN, or with every logit -inf (no finite logit to normalise), is NaN throughout.
     """
-    X = tf.convert_to_tensor(X)
-    X_exp = tf.exp(X - tf.reduce_max(X, axis=1, keepdims=True))
-    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
+    X = _logits(X)
+    m = tf.reduce_max(X, axis=-1, keepdims=True)  # NaN when the row has a NaN
+    pos_inf = tf.math.is_inf(m) & (m > 0)
+    at_top = tf.where(X == m, tf.zeros_like(X), tf.constant(-np.inf, X.dtype))
+    X_exp = tf.exp(tf.where(pos_inf, at_top, X - m))
+    partition = tf.reduce_sum(X_exp, -1, keepdims=True)
     return X_exp / partition
 
 
@@ -46,7 +68,12 @@ class SoftmaxRegression(tf.Module):
     def __init__(self, num_inputs: int = 784, num_outputs: int = 10, *,
                  sigma: float = 0.01, seed: Optional[int] = None, name: Optional[str] = None):
         super().__init__(name=name)
-        shape = (num_inputs, num_outputs)
+        for what, value in (("num_inputs", num_inputs), ("num_outputs", num_outputs)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        if not np.isfinite(sigma) or sigma < 0:
+            raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+        shape = (int(num_inputs), int(num_outputs))
         if seed is None:
             W = tf.random.normal(shape, mean=0.0, stddev=sigma)
         else:
@@ -80,22 +107,39 @@ class SoftmaxRegression(tf.Module):
 
 
 def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
-    """y as int32 after checking (when run eagerly) that every label is in 0..num_classes-1.
+    """y as int32 after checking that every label is in 0..num_classes-1.
 
-    Compiled code relies on TensorFlow's own check in the loss kernel instead (and
-    under XLA an out-of-range label makes the loss NaN, which training reports).
+    The range is checked in y's own dtype, before narrowing to int32 (so a wide
+    label such as 2**32 + 3 cannot wrap into a valid class). Run eagerly, an out-of-
+    range label raises ``ValueError``; in compiled code, labels of a dtype wider
+    than int32 that are out of range become -1, and TensorFlow's own check in the
+    loss kernel rejects them (under XLA the loss becomes NaN, which training reports).
     """
     y = tf.convert_to_tensor(y)
-    if y.dtype.is_floating:
+    if not y.dtype.is_integer:
         raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
-    y = tf.cast(y, tf.int32)
+    top = tf.constant(min(num_classes, y.dtype.max), y.dtype)
+    bad = tf.logical_or(y < 0, y >= top) if num_classes <= y.dtype.max else y < 0
     if tf.executing_eagerly():
-        bad = tf.logical_or(y < 0, y >= num_classes)
         if bool(tf.reduce_any(bad)):
-            first = int(tf.boolean_mask(y, bad)[0])
+            first = tf.boolean_mask(y, bad)[0].numpy().item()
             raise ValueError(f"label {first} is out of range: labels must be in "
                              f"0..{num_classes - 1} for {num_classes} classes")
-    return y
+        return tf.cast(y, tf.int32)
+    if y.dtype in (tf.int8, tf.int16, tf.int32, tf.uint8, tf.uint16):
+        return tf.cast(y, tf.int32)  # every value survives the cast
+    return tf.where(bad, tf.constant(-1, tf.int32), tf.cast(y, tf.int32))
+
+
+def _check_batch(what: str, scores: tf.Tensor, y: tf.Tensor) -> None:
+    """Scores (B, q) and labels (B,) must line up (checked where the shapes are known)."""
+    if scores.shape.rank != 2:
+        raise ValueError(f"{what} must be (batch, classes), got shape {tuple(scores.shape)}")
+    if y.shape.rank is not None and y.shape.rank != 1:
+        raise ValueError(f"labels must be a vector (batch,), got shape {tuple(y.shape)}")
+    if not scores.shape[:1].is_compatible_with(y.shape[:1]):
+        raise ValueError(f"{what} {tuple(scores.shape)} and labels {tuple(y.shape)} "
+                         "do not line up: one label per row")
 
 
 class CrossEntropy:
@@ -110,8 +154,8 @@ class CrossEntropy:
     def __call__(self, y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """y_hat (B, q) probabilities, y (B,) labels -> loss (B,)."""
         y_hat = tf.convert_to_tensor(y_hat)
-        if y_hat.shape.rank != 2:
-            raise ValueError(f"y_hat must be (batch, classes), got shape {tuple(y_hat.shape)}")
+        y = tf.convert_to_tensor(y)
+        _check_batch("y_hat", y_hat, y)
         y = check_labels(y, y_hat.shape[-1])
         picked = tf.gather(y_hat, y, axis=1, batch_dims=1)  # a_y for each row
         tiny = tf.constant(np.finfo(y_hat.dtype.as_numpy_dtype).tiny, y_hat.dtype)
@@ -119,6 +163,8 @@ class CrossEntropy:
 
     def from_logits(self, logits: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """logits Z (B, q), labels y (B,) -> loss (B,) = logsumexp(Z) - Z[y]."""
+        logits, y = tf.convert_to_tensor(logits), tf.convert_to_tensor(y)
+        _check_batch("logits", logits, y)
         y = check_labels(y, logits.shape[-1])
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
@@ -136,6 +182,12 @@ def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[t
     dJ/dW = X^T (A - Y) of shape (d, q) and dJ/db = sum over the batch of (A - Y), (q,),
     with Y the one-hot labels. Summed, not averaged: the update divides by B.
     """
+    X, A, y = tf.convert_to_tensor(X), tf.convert_to_tensor(A), tf.convert_to_tensor(y)
+    _check_batch("A", A, y)
+    if X.shape.rank != 2 or not X.shape[:1].is_compatible_with(A.shape[:1]):
+        raise ValueError(f"X {tuple(X.shape)} and A {tuple(A.shape)} do not line up: "
+                         "X must be (batch, inputs)")
+    y = check_labels(y, A.shape[-1])
     delta = A - tf.one_hot(y, A.shape[-1], dtype=A.dtype)
     return tf.matmul(X, delta, transpose_a=True), tf.reduce_sum(delta, axis=0)
 

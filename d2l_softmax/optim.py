@@ -8,19 +8,31 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from .model import SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad
 
 
-def check_lr(lr) -> float:
-    """lr as a float, after checking it is a finite positive number."""
+def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float:
+    """lr as a float, after checking it is a positive number that float32 (the dtype
+    the update runs in) holds as a finite non-zero value: 1e-50 would round to 0
+    and 1e39 to inf."""
+    if isinstance(lr, (bool, str, bytes)):
+        raise ValueError(f"{what} must be a positive number, got {lr!r}")
     try:
         value = float(lr)
     except (TypeError, ValueError):
-        raise ValueError(f"learning rate must be a positive number, got {lr!r}") from None
+        raise ValueError(f"{what} must be a positive number, got {lr!r}") from None
+    if zero_ok and value == 0:
+        return 0.0
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"learning rate must be a positive finite number, got {lr!r}")
+        raise ValueError(f"{what} must be a positive finite number, got {lr!r}")
+    with np.errstate(over="ignore"):  # 1e39 becomes inf: that is what is checked
+        as_float32 = float(np.float32(value))
+    if as_float32 == 0 or not math.isfinite(as_float32):
+        raise ValueError(f"{what} {value!r} is {as_float32} in float32, the precision the "
+                         "update runs in: use a value between 1e-38 and 3e38")
     return value
 
 
@@ -28,8 +40,13 @@ def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
         batch_size) -> None:
     """Minibatch SGD: param <- param - lr * grad / batch_size, for each pair.
 
-    ``grads`` are gradients of the loss summed over the minibatch.
+    ``grads`` are gradients of the loss summed over the minibatch, one per parameter.
     """
+    params, grads = list(params), list(grads)
+    if len(params) != len(grads):
+        raise ValueError(f"{len(params)} parameters but {len(grads)} gradients")
+    if isinstance(batch_size, (int, float, np.number)) and not batch_size > 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size!r}")
     for param, grad in zip(params, grads):
         param.assign_sub(tf.cast(lr, param.dtype) * grad / tf.cast(batch_size, param.dtype))
 
@@ -83,8 +100,15 @@ class AnalyticUpdater(Updater):
 
 
 def cosine_schedule(lr: float, num_epochs: int, final_lr: float = 1e-4):
-    """``schedule(epoch)`` for epochs 1..num_epochs: lr decayed along half a cosine."""
+    """``schedule(epoch)`` for epochs 1..num_epochs: lr decayed along half a cosine
+    down to ``final_lr`` (0 <= final_lr <= lr)."""
     lr = check_lr(lr)
+    final_lr = check_lr(final_lr, "final_lr", zero_ok=True)
+    if final_lr > lr:
+        raise ValueError(f"final_lr {final_lr} is above lr {lr}")
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) \
+            or num_epochs < 1:
+        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
 
     def schedule(epoch: int) -> float:
         return final_lr + (lr - final_lr) * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / num_epochs))

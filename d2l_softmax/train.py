@@ -216,12 +216,23 @@ def predict_labels(net, X: tf.Tensor) -> tf.Tensor:
     return tf.argmax(net(X), axis=1)
 
 
-def predict_ch3(net, test_iter, n: int = 6, *, save_path=None):
-    """Show the first ``n`` test images titled "true\\npredicted"; return the axes."""
+def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8):
+    """Show the first ``n`` test images titled "true\npredicted"; return their axes.
+
+    The images are laid out in a grid of at most ``max_cols`` columns, rows as
+    needed (6 images: one row, as in the book; 12: two rows of 6). Only the first
+    batch of ``test_iter`` is looked at, so at most one batch is shown.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
     for X, y in test_iter:
         break
-    n = min(n, int(X.shape[0]))
+    else:
+        raise ValueError("test_iter yielded no examples")
+    n = min(int(n), int(X.shape[0]))
     trues = get_fashion_mnist_labels(y[:n])
     preds = get_fashion_mnist_labels(predict_labels(net, X[:n]))
     titles = [true + "\n" + pred for true, pred in zip(trues, preds)]
-    return show_images(X[:n, :, :, 0], 1, n, titles=titles, save_path=save_path)
+    rows = -(-n // max_cols)
+    cols = -(-n // rows)  # as even as the rows allow
+    return show_images(X[:n, :, :, 0], rows, cols, titles=titles, save_path=save_path)[:n]

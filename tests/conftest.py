@@ -1,7 +1,9 @@
 """Shared fixtures: small IDX files written by the tests, and the real data when present."""
 import gzip
 import os
+import signal
 import struct
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -80,3 +82,42 @@ def real_dir():
             pytest.fail("CI must install the real data (apt-get install dataset-fashion-mnist)")
         pytest.skip("real Fashion-MNIST is not installed")
     return folder
+
+
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt in this test, as in an interactive Python.
+
+    pytest started from a background job (``pytest &``, some CI runners) inherits
+    SIGINT as ignored, and the package keeps an ignored signal ignored: a test that
+    sends itself SIGINT must install the usual handler itself.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``mount(size)`` -> a new folder on a tmpfs of that size: a disk that fills up.
+
+    Mounting needs root (CAP_SYS_ADMIN); where it is not permitted the test is skipped.
+    """
+    mounted = []
+
+    def mount(size: str = "64k") -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        try:
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755",
+                                   "tmpfs", str(folder)], capture_output=True, text=True)
+        except OSError as err:
+            pytest.skip(f"cannot mount a tmpfs here: {err}")
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

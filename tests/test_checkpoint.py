@@ -63,3 +63,305 @@ def test_load_image(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="bad.png: not an image"):
         checkpoint.load_image(tmp_path / "bad.png")
+
+
+# ---------------------------------------------------------------- hostile model files
+
+import io  # noqa: E402
+import os  # noqa: E402
+import json  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import zipfile  # noqa: E402
+import zlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from PIL import Image  # noqa: E402
+
+# D2L_FUZZ_EXAMPLES=5000 fuzzes longer
+FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+_DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-model-fuzz-"))
+META = json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})
+
+
+def npy(descr, shape, data: bytes, fortran=False) -> bytes:
+    """An .npy member with any header fields, whatever the data."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": fortran,
+                                               "shape": shape})
+    return buf.getvalue() + data
+
+
+def npz(members: dict, compression=zipfile.ZIP_STORED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, raw in members.items():
+            zf.writestr(name + ".npy", raw)
+    return buf.getvalue()
+
+
+def good_members(W=None, b=None):
+    W = np.zeros((784, 10), np.float32) if W is None else W
+    b = np.zeros(10, np.float32) if b is None else b
+    meta = np.array(META)
+    return {"W": npy("<f4", W.shape, W.tobytes()), "b": npy("<f4", b.shape, b.tobytes()),
+            "meta": npy(meta.dtype.str, (), meta.tobytes())}
+
+
+def _load(raw: bytes):
+    path = _DIR / "fuzz.npz"
+    path.write_bytes(raw)
+    try:
+        model, _ = checkpoint.load_params(path)
+    except ValueError as err:
+        assert str(path) in str(err) and "allow_pickle" not in str(err)
+        return str(err)
+    W, b = model.W.numpy(), model.b.numpy()
+    assert W.ndim == 2 and b.shape == (W.shape[1],) and np.isfinite(W).all()
+    return model
+
+
+def test_a_handmade_file_reads_like_a_saved_one():
+    assert not isinstance(_load(npz(good_members())), str)
+
+
+@FUZZ
+@given(raw=st.binary(max_size=400), zip_magic=st.booleans())
+def test_random_bytes_are_not_a_model(raw, zip_magic):
+    assert isinstance(_load((b"PK\x03\x04" if zip_magic else b"") + raw), str)
+
+
+_GOOD = checkpoint.save_params(_DIR / "good.npz", d2l.SoftmaxRegression(seed=0)).read_bytes()
+
+
+@FUZZ
+@given(cut=st.integers(1, len(_GOOD)), flips=st.lists(
+    st.tuples(st.integers(0, len(_GOOD) - 1), st.integers(1, 255)), max_size=3))
+def test_cut_or_damaged_model_files(cut, flips):
+    data = bytearray(_GOOD[:len(_GOOD) - cut + 1] if not flips else _GOOD)
+    for at, bits in flips:
+        data[at % len(data)] ^= bits
+    result = _load(bytes(data))
+    if isinstance(result, str):
+        assert "model file" in result or "non-finite" in result or "inconsistent" in result
+    else:  # only flips in fields that zip ignores (times, comments) leave it readable
+        np.testing.assert_array_equal(result.W, d2l.SoftmaxRegression(seed=0).W)
+
+
+dims = st.integers(0, 12) | st.integers(10**5, 10**12) | st.integers(-3, -1)
+
+
+@FUZZ
+@given(descr=st.sampled_from(["<f4", ">f4", "<f8", "<f2", "|u1", "<i4", "|O", "<U8", "|b1",
+                              [("a", "<f4")]]),
+       shape=st.lists(dims, max_size=3).map(tuple), fortran=st.booleans(),
+       extra=st.integers(-3, 3), deflate=st.booleans(), which=st.sampled_from(["W", "b", "meta"]))
+def test_random_npy_header_fields(descr, shape, fortran, extra, deflate, which):
+    """Any header is checked before the data is read: no huge allocation, no pickle."""
+    n = int(np.prod(shape)) if shape else 1
+    itemsize = np.dtype(descr).itemsize if descr != "|O" else 8
+    size = n * itemsize + extra if 0 <= n * itemsize <= 4096 else 64
+    members = good_members()
+    members[which] = npy(descr, shape, bytes(max(size, 0)), fortran)
+    result = _load(npz(members, zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED))
+    if not isinstance(result, str):  # a consistent model: then W or b is right
+        assert which in ("W", "b") and extra == 0 and np.dtype(descr).kind == "f"
+
+
+def test_non_finite_parameters_are_refused_on_save_and_load(tmp_path):
+    net = d2l.SoftmaxRegression(seed=0)
+    net.W.assign(tf.tensor_scatter_nd_update(net.W, [[3, 4]], [float("nan")]))
+    with pytest.raises(ValueError, match="W has 1 non-finite values"):
+        checkpoint.save_params(tmp_path / "nan.npz", net)
+    assert not (tmp_path / "nan.npz").exists()
+    b = np.zeros(10, np.float32)
+    b[2] = np.inf
+    (tmp_path / "inf.npz").write_bytes(npz(good_members(b=b)))
+    with pytest.raises(ValueError, match="inf.npz: b has 1 non-finite values"):
+        checkpoint.load_params(tmp_path / "inf.npz")
+
+
+def test_huge_declared_shape_is_refused_before_reading(tmp_path):
+    members = good_members()
+    members["W"] = npy("<f4", (10**6, 10**6), b"")
+    path = tmp_path / "huge.npz"
+    path.write_bytes(npz(members))
+    assert path.stat().st_size < 1000  # 3.6 TiB claimed in under 1 KB
+    with pytest.raises(ValueError, match=r"claims float32 of shape \(1000000, 1000000\)"):
+        checkpoint.load_params(path)
+
+
+def test_pickles_and_folders_are_not_models(tmp_path):
+    import pickle
+    (tmp_path / "p.npz").write_bytes(pickle.dumps({"W": 1}))
+    with pytest.raises(ValueError, match="not a readable d2l_softmax model") as err:
+        checkpoint.load_params(tmp_path / "p.npz")
+    assert "allow_pickle" not in str(err.value)
+    members = good_members()
+    members["W"] = npy("|O", (784, 10), pickle.dumps([1]))
+    (tmp_path / "o.npz").write_bytes(npz(members))
+    with pytest.raises(ValueError, match="W is object") as err:
+        checkpoint.load_params(tmp_path / "o.npz")
+    assert "allow_pickle" not in str(err.value)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        checkpoint.load_params(tmp_path)
+
+
+_PEAK_MODEL = """
+import resource, sys
+from d2l_softmax import checkpoint
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    checkpoint.read_model_arrays(sys.argv[1])
+except ValueError as err:
+    print(err, file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
+    """W.npy declares (784, 10) and inflates to 200 MiB: only the declared bytes (and
+    one more) are inflated, so the reading process grows by far less than that."""
+    path = tmp_path / "bomb.npz"
+    members = good_members()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("W.npy", "w", force_zip64=True) as f:
+            f.write(npy("<f4", (784, 10), b""))
+            for _ in range(200):
+                f.write(bytes(1 << 20))
+        for name in ("b", "meta"):
+            zf.writestr(name + ".npy", members[name])
+    assert path.stat().st_size < 1 << 20
+    out = subprocess.run([sys.executable, "-c", _PEAK_MODEL, str(path)], capture_output=True,
+                         text=True, check=True)
+    assert "W has more bytes of data" in out.stderr
+    assert int(out.stdout.split()[-1]) < 20 * 1024, out.stdout  # KiB: < 20 MiB of 200
+
+
+# ---------------------------------------------------------------- images
+
+def _square(mode="L", size=(40, 30)):
+    """A light square on black, as Fashion-MNIST draws clothes."""
+    a = np.zeros(size[::-1], np.uint8)
+    a[5:25, 10:30] = 255
+    return Image.fromarray(a, "L").convert(mode)
+
+
+@pytest.mark.parametrize("fmt, mode, exact", [
+    ("PNG", "L", True), ("GIF", "P", True), ("BMP", "RGB", True), ("WEBP", "RGB", False),
+    ("JPEG", "RGB", False), ("TIFF", "L", True), ("PPM", "RGB", True), ("PNG", "RGBA", True),
+    ("PNG", "I;16", True), ("PNG", "1", True),
+])
+def test_images_of_every_documented_format_read_alike(tmp_path, fmt, mode, exact):
+    reference = checkpoint.read_image(_save(tmp_path / "ref.png", _square()))
+    img = _square(mode)
+    if mode == "I;16":
+        img = Image.fromarray(np.asarray(_square(), np.uint16) * 257)
+    X = checkpoint.load_image(_save(tmp_path / f"x.{fmt.lower()}", img, fmt))
+    assert X.shape == (1, 28, 28, 1) and X.dtype == tf.float32
+    np.testing.assert_allclose(X[0, :, :, 0], reference, atol=1e-6 if exact else 0.08)
+
+
+def _save(path, img, fmt="PNG", **kw):
+    img.save(path, format=fmt, **kw)
+    return path
+
+
+def test_transparent_parts_become_black_and_animations_give_their_first_frame(tmp_path):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., :3] = 255  # white, but fully transparent...
+    rgba[10:20, 10:20, 3] = 255  # ...except a square
+    X = checkpoint.read_image(_save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
+    assert X[0, 0] == 0 and X[15, 15] == pytest.approx(1)
+    frames = [_square("P"), Image.new("P", (40, 30), 0)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert checkpoint.read_image(tmp_path / "a.gif").max() == pytest.approx(1)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height grey pixels and holds almost nothing."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+_PEAK_IMAGE = """
+import resource, sys
+from d2l_softmax import checkpoint
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    checkpoint.read_image(sys.argv[1])
+except ValueError as err:
+    print(err, file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("side", [9000, 20000])
+def test_huge_images_are_refused_before_decoding(tmp_path, side):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header(side, side))
+    out = subprocess.run([sys.executable, "-c", _PEAK_IMAGE, str(path)], capture_output=True,
+                         text=True, check=True)
+    assert "too large to read (more than 67,108,864 pixels)" in out.stderr
+    assert int(out.stdout.split()[-1]) < 30 * 1024  # KiB; decoding would take 81-400 MB
+
+
+_IMAGES = {}
+
+
+def _image_bytes(fmt: str) -> bytes:
+    if fmt not in _IMAGES:
+        buf = io.BytesIO()
+        _square("P" if fmt == "GIF" else "RGB").save(buf, format=fmt)
+        _IMAGES[fmt] = buf.getvalue()
+    return _IMAGES[fmt]
+
+
+@FUZZ
+@given(fmt=st.sampled_from(["PNG", "GIF", "BMP", "WEBP", "JPEG", "TIFF"]),
+       cut=st.integers(0, 2000), flips=st.lists(
+           st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3))
+def test_cut_or_damaged_images_give_an_image_or_a_value_error(fmt, cut, flips):
+    data = bytearray(_image_bytes(fmt))
+    data = data[:max(1, len(data) - cut)]
+    for at, bits in flips:
+        data[at % len(data)] ^= bits
+    path = _DIR / "fuzz-image"
+    path.write_bytes(bytes(data))
+    try:
+        X = checkpoint.read_image(path)
+    except ValueError as err:
+        assert str(path) in str(err)
+        return
+    assert X.shape == (28, 28) and X.dtype == np.float32 and (0 <= X).all() and (X <= 1).all()
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300), prefix=st.sampled_from(
+    [b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"\xff\xd8\xff", b"RIFF", b"II*\x00"]))
+def test_random_bytes_are_not_images(raw, prefix):
+    path = _DIR / "fuzz-bytes"
+    path.write_bytes(prefix + raw)
+    with pytest.raises(ValueError, match="not an image this can read|too large"):
+        checkpoint.read_image(path)
+
+
+def test_the_exif_orientation_is_applied(tmp_path):
+    a = np.zeros((30, 40), np.uint8)
+    a[0:5, 0:10] = 255  # a bar at the top left
+    exif = Image.Exif()
+    exif[0x0112] = 3  # "turned by 180 degrees"
+    turned = checkpoint.read_image(_save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG",
+                                         exif=exif, quality=100))
+    plain = checkpoint.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG",
+                                        quality=100))
+    np.testing.assert_allclose(turned, plain[::-1, ::-1], atol=0.02)
+    assert plain[:2, :5].mean() > 0.9 and turned[:2, :5].mean() < 0.1

@@ -91,7 +91,7 @@ def test_bad_batch_size(small_dir, batch_size):
         d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir)
 
 
-@pytest.mark.parametrize("resize", [0, -3, 1.5])
+@pytest.mark.parametrize("resize", [0, -3, 1.5, 1025, 10000])
 def test_bad_resize(small_dir, resize):
     with pytest.raises(ValueError, match="resize"):
         d2l.load_data_fashion_mnist(8, resize=resize, data_dir=small_dir)

@@ -154,7 +154,8 @@ def test_changing_lr_reaches_the_compiled_step(small_iters):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
 
 
-def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, tmp_path):
+def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, tmp_path,
+                                                                   sigint_raises):
     import signal
 
     train_iter, test_iter = small_iters

@@ -1,0 +1,158 @@
+"""The IDX reader on hostile input: random bytes, cut and padded files, random header
+fields, random gzip members, and gzip bombs. It either returns exactly the array the
+header declares or raises ValueError naming the file, and its memory follows the
+declared size, not the inflated one."""
+import gzip
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from d2l_softmax.idx import MAX_IDX_BYTES, read_idx
+from conftest import idx_bytes
+
+# D2L_FUZZ_EXAMPLES=5000 fuzzes longer
+FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+_DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-idx-fuzz-"))
+
+
+def _read(raw: bytes, ndim: int):
+    """read_idx on a file holding ``raw``: the array, or the ValueError's message."""
+    path = _DIR / "fuzz-idx-ubyte"
+    path.write_bytes(raw)
+    try:
+        return read_idx(path, ndim)
+    except ValueError as err:
+        assert str(path) in str(err)
+        return str(err)
+
+
+small_arrays = st.integers(1, 3).flatmap(lambda ndim: st.lists(
+    st.integers(0, 5), min_size=ndim, max_size=ndim)).flatmap(
+    lambda shape: st.binary(min_size=int(np.prod(shape)), max_size=int(np.prod(shape))).map(
+        lambda payload: np.frombuffer(payload, np.uint8).reshape(shape)))
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300), ndim=st.integers(1, 4), gz=st.booleans())
+def test_random_bytes_give_an_array_or_a_value_error(raw, ndim, gz):
+    result = _read(gzip.compress(raw) if gz else raw, ndim)
+    if isinstance(result, np.ndarray):  # only when the bytes happen to be a valid IDX file
+        assert result.ndim == ndim and raw[:4] == bytes([0, 0, 8, ndim])
+        assert result.tobytes() == raw[4 + 4 * ndim:]
+
+
+@FUZZ
+@given(array=small_arrays, cut=st.integers(0, 200), extra=st.binary(max_size=20),
+       gz=st.booleans())
+def test_cut_or_padded_files_are_refused(array, cut, extra, gz):
+    raw = idx_bytes(array)
+    changed = raw[:max(0, len(raw) - cut)] + extra
+    result = _read(gzip.compress(changed) if gz else changed, array.ndim)
+    header = 4 + 4 * array.ndim
+    dims = struct.unpack(f">{array.ndim}i", changed[4:header]) if len(changed) >= header else ()
+    if dims and changed[:4] == raw[:4] and min(dims) >= 0 \
+            and np.prod(dims) == len(changed) - header:  # cut and padding made a valid file
+        assert result.shape == dims and result.tobytes() == changed[header:]
+    else:
+        assert isinstance(result, str) and any(
+            word in result for word in ("truncated", "too long", "magic", "negative",
+                                        "this reader accepts"))
+
+
+@FUZZ
+@given(magic=st.binary(min_size=4, max_size=4), dims=st.lists(
+    st.integers(-2**31, 2**31 - 1) | st.integers(0, 8), min_size=1, max_size=3),
+    payload=st.binary(max_size=600), gz=st.booleans())
+def test_random_header_fields(magic, dims, payload, gz):
+    ndim = len(dims)
+    raw = magic + struct.pack(f">{ndim}i", *dims) + payload
+    result = _read(gzip.compress(raw) if gz else raw, ndim)
+    valid = magic == bytes([0, 0, 8, ndim]) and min(dims) >= 0 and np.prod(dims) == len(payload)
+    if valid:
+        assert result.shape == tuple(dims) and result.tobytes() == payload
+    else:
+        assert isinstance(result, str)
+
+
+@FUZZ
+@given(array=small_arrays, cuts=st.lists(st.integers(0, 100), max_size=4),
+       levels=st.lists(st.integers(0, 9), min_size=5, max_size=5),
+       flip=st.none() | st.tuples(st.integers(0, 10_000), st.integers(1, 255)),
+       tail=st.sampled_from([b"", b"\0\0\0\0", b"garbage"]))
+def test_random_gzip_members(array, cuts, levels, flip, tail):
+    """A file of several gzip members is their concatenation; damage is refused."""
+    raw = idx_bytes(array)
+    bounds = sorted({min(c, len(raw)) for c in cuts} | {0, len(raw)})
+    pieces = [raw[a:b] for a, b in zip(bounds, bounds[1:])] or [raw]
+    data = bytearray(b"".join(gzip.compress(p, compresslevel=levels[i % 5])
+                              for i, p in enumerate(pieces)) + tail)
+    if flip is not None:
+        data[flip[0] % len(data)] ^= flip[1]
+    result = _read(bytes(data), array.ndim)
+    if flip is None and tail in (b"", b"\0\0\0\0"):
+        np.testing.assert_array_equal(result, array)
+    elif isinstance(result, np.ndarray):  # a flip in a field gzip ignores (mtime, OS)
+        np.testing.assert_array_equal(result, array)
+    else:
+        assert "gzip" in result or "IDX" in result
+
+
+def test_sizes_over_the_limit_are_refused_before_reading(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3i", 2**31 - 1, 2**31 - 1, 28))
+    with pytest.raises(ValueError, match="more than the 1,073,741,824 this reader accepts"):
+        read_idx(path, 3)
+    assert MAX_IDX_BYTES == 1 << 30
+    path.write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">i", -5))
+    with pytest.raises(ValueError, match="negative size"):
+        read_idx(path, 1)
+
+
+def test_special_files_are_refused(tmp_path):
+    import os
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_idx(fifo, 1)  # would block forever if it were opened
+    with pytest.raises(IsADirectoryError):
+        read_idx(tmp_path, 1)
+    with pytest.raises(FileNotFoundError):
+        read_idx(tmp_path / "none", 1)
+
+
+_PEAK = """
+import resource, sys
+from d2l_softmax.idx import read_idx
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_idx(sys.argv[1], 3)
+except ValueError as err:
+    print(err, file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("kind", ["too long", "bad magic", "over the limit"])
+def test_gzip_bombs_are_refused_in_small_memory(tmp_path, kind):
+    """300 MiB of zeros in 300 gzip members (315 KB on disk): the peak memory of a
+    process reading it grows by far less than the inflated size."""
+    mib = gzip.compress(b"\0" * (1 << 20))
+    header = {"too long": struct.pack(">4B3i", 0, 0, 8, 3, 10, 28, 28),
+              "bad magic": b"",
+              "over the limit": struct.pack(">4B3i", 0, 0, 8, 3, 2**30, 28, 28)}[kind]
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(header) + mib * 300)
+    out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True,
+                         text=True, check=True)
+    grew_kib = int(out.stdout.split()[-1])
+    assert grew_kib < 20 * 1024, (grew_kib, out.stderr)  # < 20 MiB, the bomb is 300 MiB
+    assert {"too long": "too long", "bad magic": "bad IDX magic",
+            "over the limit": "more than"}[kind] in out.stderr

@@ -1,0 +1,136 @@
+"""No silent wrong answers: each public function either computes the right thing or
+raises ValueError; values are checked in the caller's dtype, before any narrowing."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings, strategies as st
+
+import d2l_softmax as d2l
+from d2l_softmax import model as model_module
+from d2l_softmax.metrics import confusion_matrix, correct_count
+
+
+# ---------------------------------------------------------------- softmax
+
+@pytest.mark.parametrize("fn", [d2l.softmax, model_module.softmax_naive])
+def test_softmax_normalises_the_last_axis_of_any_rank(fn):
+    X = tf.random.stateless_normal((2, 3, 4), seed=[0, 1])
+    P = fn(X)
+    np.testing.assert_allclose(tf.reduce_sum(P, -1), np.ones((2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(P, tf.nn.softmax(X), rtol=1e-5)
+    np.testing.assert_allclose(fn(X[0, 0]), tf.nn.softmax(X[0, 0]), rtol=1e-5)  # a vector
+    np.testing.assert_allclose(fn(tf.constant([[1, 2]])), tf.nn.softmax([[1., 2.]]), rtol=1e-6)
+    with pytest.raises(ValueError, match="scalar"):
+        fn(tf.constant(1.0))
+
+
+def test_softmax_of_infinite_logits_is_their_limit():
+    inf, nan = np.inf, np.nan
+    cases = [([[inf, 1.]], [[1., 0.]]), ([[inf, inf, 0.]], [[.5, .5, 0.]]),
+             ([[-inf, 0.]], [[0., 1.]]), ([[inf, -inf]], [[1., 0.]]),
+             ([[nan, 0.]], [[nan, nan]]), ([[-inf, -inf]], [[nan, nan]])]
+    for X, expected in cases:
+        np.testing.assert_array_equal(d2l.softmax(tf.constant(X)), expected, err_msg=str(X))
+
+
+# ---------------------------------------------------------------- labels
+
+WIDE = [2**32 + 3, 2**31, -(2**32) + 5]  # wrap to 3, -2**31 and 5 as int32
+
+
+@pytest.mark.parametrize("label", WIDE + [-1, 10, 255])
+def test_a_wide_label_is_checked_before_narrowing(label):
+    y = tf.constant([label], tf.int64)
+    with pytest.raises(ValueError, match=f"label {label} is out of range"):
+        model_module.check_labels(y, 10)
+    with pytest.raises(ValueError, match="out of range"):
+        d2l.cross_entropy(tf.fill((1, 10), 0.1), y)
+    compiled = tf.function(lambda y: model_module.check_labels(y, 10))
+    assert compiled(y).numpy().tolist() == [-1]  # the loss kernel then rejects it
+
+
+def test_uint64_labels_above_int64_are_out_of_range():
+    with pytest.raises(ValueError, match=f"label {2**63 + 3} is out of range"):
+        model_module.check_labels(tf.constant([2**63 + 3], tf.uint64), 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-2**63, 2**63 - 1), min_size=1, max_size=8))
+def test_any_int64_label_outside_the_classes_is_refused(labels):
+    y = tf.constant(labels, tf.int64)
+    if all(0 <= v < 10 for v in labels):
+        assert model_module.check_labels(y, 10).numpy().tolist() == labels
+    else:
+        with pytest.raises(ValueError, match="out of range"):
+            model_module.check_labels(y, 10)
+
+
+@pytest.mark.parametrize("labels", [[-1], [10], np.array([255], np.uint8), [2.0], [True],
+                                    np.array([2**32 + 3], np.int64), ["3"]])
+def test_text_labels_only_of_classes(labels):
+    with pytest.raises(ValueError):
+        d2l.get_fashion_mnist_labels(labels)
+    assert d2l.get_fashion_mnist_labels(np.array([9], np.uint64)) == ["ankle boot"]
+
+
+# ---------------------------------------------------------------- accuracy
+
+def test_float_labels_never_count_as_correct():
+    X = tf.zeros((4, 28, 28, 1))
+    y = tf.constant([0., 1., 2., 3.])
+    always_right = lambda X: tf.one_hot([0, 1, 2, 3], 10)  # noqa: E731
+    for run_eagerly in (True, False):
+        with pytest.raises(ValueError, match="labels must be integers, got dtype float32"):
+            d2l.evaluate_accuracy(always_right, [(X, y)], run_eagerly=run_eagerly)
+    with pytest.raises(ValueError, match="labels must be integers"):
+        d2l.accuracy(tf.one_hot([0, 1], 10), tf.constant([0., 1.]))
+    with pytest.raises(ValueError, match="predicted labels .* must be integers"):
+        d2l.accuracy(tf.constant([0., 1.]), tf.constant([0, 1]))
+
+
+@pytest.mark.parametrize("y_hat, y", [
+    (tf.zeros((3, 10)), tf.zeros(2, tf.int32)),       # 3 predictions, 2 labels
+    (tf.zeros((2, 10)), tf.zeros((2, 1), tf.int32)),  # labels not a vector
+    (tf.zeros((2, 1)), tf.zeros(2, tf.int32)),        # one class
+    (tf.zeros((2, 3, 10)), tf.zeros(2, tf.int32)),    # rank 3
+])
+def test_predictions_and_labels_must_line_up(y_hat, y):
+    with pytest.raises(ValueError):
+        correct_count(y_hat, y)
+
+
+def test_losses_and_gradients_check_shapes():
+    with pytest.raises(ValueError, match="do not line up"):
+        d2l.cross_entropy(tf.fill((3, 10), 0.1), tf.constant([1, 2]))
+    with pytest.raises(ValueError, match="do not line up"):
+        d2l.cross_entropy.from_logits(tf.zeros((3, 10)), tf.constant([1, 2]))
+    with pytest.raises(ValueError, match="do not line up"):
+        model_module.softmax_regression_grad(tf.zeros((2, 784)), tf.fill((3, 10), 0.1),
+                                             tf.constant([1, 2, 3]))
+
+
+def test_confusion_matrix_checks_its_labels():
+    assert confusion_matrix([0, 1, 1], [0, 1, 2], 3).tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
+    for y_true, y_pred in (([0, 10], [0, 1]), ([0, 1], [0, -1]), ([0., 1.], [0, 1]),
+                           ([0, 1, 2], [0, 1])):
+        with pytest.raises(ValueError):
+            confusion_matrix(y_true, y_pred)
+
+
+# ---------------------------------------------------------------- learning rates
+
+@pytest.mark.parametrize("lr", [1e-50, 1e-46, 1e39, float("inf"), float("nan"), 0, -0.1, "0.1",
+                                True])
+def test_learning_rates_float32_cannot_hold_are_refused(lr):
+    with pytest.raises(ValueError):
+        d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr)
+    updater = d2l.Updater(d2l.SoftmaxRegression(seed=0).params, 0.1)
+    with pytest.raises(ValueError):
+        updater.lr = lr
+    assert updater.lr == pytest.approx(0.1)
+
+
+def test_the_smallest_and_largest_float32_learning_rates_are_accepted():
+    for lr in (1e-38, 1e-45, 3e38):
+        assert d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr).lr == pytest.approx(
+            float(np.float32(lr)))
