@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from . import quiet
+
 PROG = "d2l-softmax"
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
 TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
@@ -60,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Softmax regression from scratch on Fashion-MNIST (Dive into Deep Learning, ch. 3)."))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's own log lines (as D2L_SOFTMAX_VERBOSE=1)")
 
-    train = sub.add_parser("train", help="train the chapter's model and save the results",
+    train = sub.add_parser("train", parents=[common],
+                           help="train the chapter's model and save the results",
                            description="Train softmax regression on Fashion-MNIST with minibatch "
                            "SGD, print per-epoch numbers and save the model, the history (JSON), "
                            "the training curve and a grid of predictions.")
@@ -75,14 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST IDX files")
     train.add_argument("--out", type=Path, help="output folder (runs/<timestamp>/)")
 
-    evaluate = sub.add_parser("evaluate", help="test accuracy, per class, and the confusion matrix",
+    evaluate = sub.add_parser("evaluate", parents=[common],
+                              help="test accuracy, per class, and the confusion matrix",
                               description="Evaluate a saved model on the 10,000 test images.")
     evaluate.add_argument("model", type=Path, help="a model.npz written by 'train'")
     evaluate.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
     evaluate.add_argument("--out", type=Path,
                           help="confusion-matrix PNG (confusion_matrix.png beside the model)")
 
-    predict = sub.add_parser("predict", help="classify test images or your own image files",
+    predict = sub.add_parser("predict", parents=[common],
+                             help="classify test images or your own image files",
                              description="Show test images with true and predicted labels, or "
                              "classify image files (PNG, JPEG, GIF, BMP, WebP, TIFF, PPM; made "
                              "grey and 28x28).")
@@ -278,6 +286,8 @@ def describe(err: BaseException) -> Optional[str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        quiet.show_logs()
     from . import interrupt
     interrupt.forget()
     try:

@@ -119,14 +119,31 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+_set_level = False  # whether before_tensorflow() set TF_CPP_MIN_LOG_LEVEL
+
+
 def before_tensorflow() -> None:
     """Make the coming ``import tensorflow`` quiet (unless :func:`verbose`).
 
     A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept. Does nothing when TensorFlow
     is imported already.
     """
+    global _set_level
     if verbose() or "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        _set_level = True
     if os.name == "posix" and not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietFinder())
+
+
+def show_logs() -> None:
+    """Undo :func:`before_tensorflow` (the command line's ``--verbose``): TensorFlow,
+    when it is imported, prints all its log lines."""
+    global _set_level
+    os.environ[VERBOSE_VAR] = "1"
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietFinder)]
+    if _set_level:
+        os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        _set_level = False

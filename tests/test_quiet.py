@@ -65,6 +65,19 @@ def test_the_lines_come_back_when_asked_for():
     assert any(t in out.stderr for t in TELLTALES), out.stderr
 
 
+def test_the_verbose_flag_brings_the_lines_back():
+    code = """
+from d2l_softmax.cli import main
+main(["evaluate", "--verbose", "no-such-model.npz"])   # fails: one error line
+import tensorflow as tf
+tf.function(lambda x: x * 2, jit_compile=True)(tf.constant(1.0))
+"""
+    out = _python(code)
+    assert "d2l-softmax: error:" in out.stderr and "no-such-model.npz" in out.stderr
+    assert any(t in out.stderr for t in TELLTALES), out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_help_and_usage_errors_do_not_import_tensorflow():
     code = """
 import sys
