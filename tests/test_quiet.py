@@ -94,6 +94,7 @@ print("tensorflow" in sys.modules)
 
 
 @pytest.mark.e2e
+@pytest.mark.reproducible
 def test_two_cli_runs_are_quiet_and_train_the_same_model_bitwise(real_dir, tmp_path):
     """The CLI's defaults with a seed, twice in fresh processes: not a log line on stderr,
     and the same parameters to the last bit."""
