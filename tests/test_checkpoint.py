@@ -211,12 +211,13 @@ def test_pickles_and_folders_are_not_models(tmp_path):
         checkpoint.load_params(tmp_path)
 
 
-_PEAK_MODEL = """
+# peak memory (KiB) that checkpoint.<reader>(path) adds, measured in a fresh process
+_PEAK = """
 import resource, sys
 from d2l_softmax import checkpoint
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
-    checkpoint.read_model_arrays(sys.argv[1])
+    getattr(checkpoint, sys.argv[1])(sys.argv[2])
 except ValueError as err:
     print(err, file=sys.stderr)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
@@ -236,7 +237,7 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
         for name in ("b", "meta"):
             zf.writestr(name + ".npy", members[name])
     assert path.stat().st_size < 1 << 20
-    out = subprocess.run([sys.executable, "-c", _PEAK_MODEL, str(path)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _PEAK, "read_model_arrays", str(path)], capture_output=True,
                          text=True, check=True)
     assert "W has more bytes of data" in out.stderr
     assert int(out.stdout.split()[-1]) < 20 * 1024, out.stdout  # KiB: < 20 MiB of 200
@@ -292,23 +293,12 @@ def _png_header(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
 
 
-_PEAK_IMAGE = """
-import resource, sys
-from d2l_softmax import checkpoint
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    checkpoint.read_image(sys.argv[1])
-except ValueError as err:
-    print(err, file=sys.stderr)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-"""
-
 
 @pytest.mark.parametrize("side", [9000, 20000])
 def test_huge_images_are_refused_before_decoding(tmp_path, side):
     path = tmp_path / "huge.png"
     path.write_bytes(_png_header(side, side))
-    out = subprocess.run([sys.executable, "-c", _PEAK_IMAGE, str(path)], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _PEAK, "read_image", str(path)], capture_output=True,
                          text=True, check=True)
     assert "too large to read (more than 67,108,864 pixels)" in out.stderr
     assert int(out.stdout.split()[-1]) < 30 * 1024  # KiB; decoding would take 81-400 MB
