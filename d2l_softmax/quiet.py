@@ -98,8 +98,11 @@ def _start_xla(tf) -> None:
     """Compile one tiny XLA program, so that XLA's own start-up lines ("XLA service ...
     initialized", "Compiled cluster using XLA!", printed once per process by TensorFlow
     2.16-2.19 whatever ``TF_CPP_MIN_LOG_LEVEL`` says) come out here, inside the filter,
-    and not at the user's first compile. XLA pays this start (about 0.1 s) once per
-    process anyway; where XLA cannot run, the package falls back to a graph later."""
+    and not at the user's first compile. It costs about 0.1-0.2 s, so it is skipped
+    where TensorFlow keeps these lines below ``TF_CPP_MIN_LOG_LEVEL=2`` (2.21 on)."""
+    major_minor = tuple(int(p) for p in re.findall(r"\d+", tf.__version__)[:2])
+    if major_minor >= (2, 21):
+        return
     try:
         tf.function(lambda x: x + 1.0, jit_compile=True, autograph=False)(tf.constant(0.0))
     except Exception:  # noqa: BLE001 - no XLA here: nothing to start
