@@ -14,6 +14,13 @@ the loops here only decide *how* the same step is repeated.
 
 A step returns a vector of sums, ``(loss, correct, count)`` when training and
 ``(correct, count)`` when evaluating; the loops add them up on the device.
+
+How to compile (:func:`use_xla`): a plain TensorFlow graph, unless the run is long
+enough to pay back XLA's compile time. On a 2-core CPU the graph is ready in about
+0.1 s and XLA needs about 1 s more (0.3 s of it the first time in a process), while
+an XLA epoch of the chapter's recipe is at most about 0.03 s faster: XLA pays back
+after some ten thousand steps, 40 epochs of the chapter's recipe (see the README's
+Speed section for the measurements).
 """
 from __future__ import annotations
 
@@ -154,21 +161,48 @@ def source_batches(source: ArraySource, order: tf.Tensor):
 
 # ---------------------------------------------------------------- compiling
 
+# Runs shorter than this many training steps compile a plain graph: XLA's extra
+# compile time would not be paid back (see the module docstring).
+XLA_MIN_STEPS = 10_000
+
+
+def use_xla(jit_compile: Optional[bool], run_steps: Optional[int]) -> Optional[bool]:
+    """How to compile: False (a plain graph), True (XLA, insisted on) or None (XLA,
+    falling back to a graph when XLA cannot compile the step).
+
+    ``jit_compile`` None leaves it to the run's length: XLA only when the run is known
+    to take at least :data:`XLA_MIN_STEPS` steps (``run_steps``), else a plain graph.
+    """
+    if jit_compile is not None:
+        return jit_compile
+    return None if run_steps is not None and run_steps >= XLA_MIN_STEPS else False
+
+
+def steps_per_epoch(data_iter) -> Optional[int]:
+    """The number of batches in one pass, when it is known without iterating."""
+    source = array_source(data_iter)
+    if source is not None:
+        return math.ceil(int(source.labels.shape[0]) / source.batch_size)
+    try:
+        return len(data_iter)
+    except TypeError:  # unknown or infinite length
+        return None
+
+
 class Compiled:
-    """A loop compiled with XLA when it can be, else as a plain TensorFlow graph.
+    """A loop compiled as a plain TensorFlow graph, or with XLA (see :func:`use_xla`).
 
     ``make(jit, autograph)`` returns the ``tf.function``. It is first traced without
     AutoGraph (the loops here use ``tf.while_loop`` themselves, and converting the
     code costs start-up time); a net or loss with Python control flow on tensor
     values gets AutoGraph on a second try. When XLA cannot compile it, it is made
-    again without XLA, unless ``jit_compile=True`` insists. Tracing and compiling
-    fail before anything runs, so no step is done twice.
+    again without XLA, unless ``xla=True`` insists. Tracing and compiling fail
+    before anything runs, so no step is done twice.
     """
 
-    def __init__(self, make: Callable[[bool, bool], Callable], what: str,
-                 jit_compile: Optional[bool]):
+    def __init__(self, make: Callable[[bool, bool], Callable], what: str, xla: Optional[bool]):
         self.make, self.what = make, what
-        self.jit, self.strict = jit_compile is not False, jit_compile is True
+        self.jit, self.strict = xla is not False, xla is True
         self.autograph = False
         self.fn = make(self.jit, self.autograph)
 
@@ -204,13 +238,13 @@ _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
 
 
 def compiled(kind: str, objects: tuple, make: Callable[[bool, bool], Callable], what: str,
-             jit_compile: Optional[bool]) -> Compiled:
+             xla: Optional[bool]) -> Compiled:
     """One compiled loop per (kind, net, loss, updater), reused across epochs."""
-    key = (kind, jit_compile) + tuple(id(o) for o in objects)
+    key = (kind, xla) + tuple(id(o) for o in objects)
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key][1]
-    fn = Compiled(make, what, jit_compile)
+    fn = Compiled(make, what, xla)
     _PROGRAMS[key] = (objects, fn)  # holding the objects keeps their ids unique
     while len(_PROGRAMS) > 16:
         _PROGRAMS.popitem(last=False)
@@ -233,12 +267,15 @@ def warm_up(net, updater, data_iter) -> None:
 # ---------------------------------------------------------------- one epoch
 
 def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: bool = False,
-              jit_compile: Optional[bool] = None, epoch: Optional[int] = None,
-              stop: Optional[threading.Event] = None) -> np.ndarray:
+              jit_compile: Optional[bool] = None, run_steps: Optional[int] = None,
+              epoch: Optional[int] = None, stop: Optional[threading.Event] = None) -> np.ndarray:
     """Sums over one pass of ``step``: (loss, correct, count) when training, else
     (correct, count), as float64. ``objects`` (net, loss, updater) key the compiled
-    program. A non-finite training loss raises :class:`TrainingDivergedError`."""
+    program; ``jit_compile`` and ``run_steps`` (the whole run's steps, when known)
+    choose how it is compiled (:func:`use_xla`). A non-finite training loss raises
+    :class:`TrainingDivergedError`."""
     source = array_source(data_iter)
+    xla = use_xla(jit_compile, run_steps)
     kind = "training epoch" if training else "evaluation"
     if run_eagerly or tf.config.functions_run_eagerly():
         batches = source_batches(source, source.order()) if source else data_iter
@@ -246,17 +283,17 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     if source is not None:
         loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph: tf.function(
             fused_loop(step, source.batch_size, training=training),
-            jit_compile=jit, autograph=autograph), kind, jit_compile)
+            jit_compile=jit, autograph=autograph), kind, xla)
         sums, bad = loop(source.images, source.labels, source.order())
     elif isinstance(data_iter, tf.data.Dataset):
         loop = compiled("dataset", objects, lambda jit, autograph: tf.function(dataset_loop(
             tf.function(step, jit_compile=jit, autograph=autograph), training=training)),
-            kind, jit_compile)
+            kind, xla)
         sums, bad = loop(data_iter)
     else:
         one_step = compiled("step", objects, lambda jit, autograph: tf.function(
             accumulating(step, training=training), jit_compile=jit, autograph=autograph,
-            reduce_retracing=True), kind, jit_compile)
+            reduce_retracing=True), kind, xla)
         sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)
     sums, bad = sums.numpy().astype(np.float64), int(bad)
     if bad >= 0:

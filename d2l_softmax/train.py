@@ -101,20 +101,22 @@ def make_eval_step(net) -> Callable:
 
 def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False,
                     jit_compile: Optional[bool] = None, _epoch: Optional[int] = None,
-                    _stop=None) -> tuple[float, float]:
+                    _stop=None, _run_steps: Optional[int] = None) -> tuple[float, float]:
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
 
     ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``;
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
-    ``jit_compile``: None tries XLA and falls back to a plain graph, True insists,
-    False never uses it.
+    ``jit_compile``: None compiles a plain graph, and XLA (falling back to the
+    graph) only for a run long enough to pay back XLA's compile time
+    (:func:`~d2l_softmax.engine.use_xla`; :func:`train_ch3` knows the run's length);
+    True insists on XLA, False never uses it.
     """
     engine.warm_up(net, updater, train_iter)
     step = make_train_step(net, loss, updater)
     loss_sum, correct, count = engine.run_epoch(
         step, (net, loss, updater), train_iter, training=True, run_eagerly=run_eagerly,
-        jit_compile=jit_compile, epoch=_epoch, stop=_stop)
+        jit_compile=jit_compile, run_steps=_run_steps, epoch=_epoch, stop=_stop)
     if count == 0:
         raise ValueError("train_iter yielded no examples")
     if not math.isfinite(loss_sum):
@@ -176,6 +178,8 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
                             legend=["train loss", "train acc", "test acc"],
                             save_path=plot_path, verbose=verbose)
     history = History()
+    per_epoch = engine.steps_per_epoch(train_iter)
+    run_steps = per_epoch * num_epochs if per_epoch is not None else None
     epochs = range(1, num_epochs + 1)
     if verbose and not animator.live:  # a progress bar in the terminal; Jupyter has the plot
         from tqdm.auto import tqdm
@@ -188,7 +192,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
             start = time.perf_counter()
             train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
                                             run_eagerly=run_eagerly, jit_compile=jit_compile,
-                                            _epoch=epoch, _stop=stop)
+                                            _epoch=epoch, _stop=stop, _run_steps=run_steps)
             test_acc = evaluate_accuracy(net, test_iter, run_eagerly=run_eagerly,
                                          jit_compile=bool(jit_compile))
             history.epoch_seconds.append(time.perf_counter() - start)

@@ -1,4 +1,4 @@
-import math
+"""The benchmark runs (quick mode) and its table says what it should; no timing is tested."""
 import sys
 from pathlib import Path
 
@@ -6,32 +6,43 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import bench  # noqa: E402
+import ways  # noqa: E402
 
 
-def test_ways_take_turns_epoch_by_epoch():
-    log = []
-
-    def way(report, name, epochs):
-        for epoch in range(1, epochs + 1):
-            log.append(f"{name}{epoch}")
-            report(0.1 * epoch, (name, epoch))
-
-    a, b = bench.stepped(way, "a", 2), bench.stepped(way, "b", 2)
-    assert [next(a), next(b), next(a), next(b)] == [
-        (0.1, ("a", 1)), (0.1, ("b", 1)), (0.2, ("a", 2)), (0.2, ("b", 2))]
-    assert log == ["a1", "b1", "a2", "b2"]  # only one way runs at a time
-    assert list(a) == [] and list(b) == []  # and each then finishes
+def _row(whole, first, steady, acc=0.8):
+    return {"whole": whole, "cell": whole, "first": first, "steady": steady,
+            "metrics": [0.5, acc, acc]}
 
 
-def test_an_error_in_a_way_reaches_the_caller():
-    def way(report):
-        report(1.0, ())
-        raise ValueError("broken way")
+def test_quick_mode_trains_every_way(small_dir, monkeypatch, capsys):
+    monkeypatch.setattr(ways, "EPOCHS", ways.EPOCHS)  # quick mode sets 2; put it back after
+    assert bench.main(["--quick", "--data-dir", str(small_dir)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| softmax:")
+            or line.startswith("| MLP:")]
+    assert len(rows) == len(ways.all_ways())
+    for (family, name), line in zip(ways.all_ways(), rows):
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        assert cells[0] == f"{family}: {name}"
+        assert float(cells[1]) > 0 and 0 <= float(cells[5]) <= 1  # seconds, test accuracy
+    assert "2 epochs" in out
 
-    run = bench.stepped(way)
-    assert next(run) == (1.0, ())
-    with pytest.raises(ValueError, match="broken way"):
-        next(run)
+
+def test_bounds_ratios_and_a_bound_that_is_beaten():
+    rows = {("softmax", "book's eager loop, the chapter's code"): _row(10.0, 1.0, 1.0),
+            ("softmax", "train_ch3, the chapter's code"): _row(1.0, 0.28, 0.08),
+            ("softmax", "train_ch3 XLA, the chapter's code"): _row(1.5, 1.0, 0.05),
+            ("softmax", "bound: fused XLA"): _row(1.2, 0.7, 0.05),
+            ("softmax", "bound: fused NumPy"): _row(0.8, 0.08, 0.08)}
+    assert bench.bounds(rows) == {"softmax": {"whole": 0.8, "cell": 0.8, "steady": 0.05}}
+    assert bench.beaten(rows) == []
+    table = bench.table(rows)
+    assert "| 10.00 | 1.25 | 12.50 | 1.60 |" in table  # book/this and this/bound, both
+    assert "pays back after 25 epochs" in bench.payback(
+        rows["softmax", "train_ch3, the chapter's code"],
+        rows["softmax", "train_ch3 XLA, the chapter's code"])
+    rows["softmax", "train_ch3, the chapter's code"]["steady"] = 0.04
+    assert bench.beaten(rows) == ["softmax: train_ch3, the chapter's code: steady"]
 
 
 def test_run_process_measures_wall_time_and_peak_memory():
@@ -41,16 +52,3 @@ def test_run_process_measures_wall_time_and_peak_memory():
     assert 300 <= peak < 1000  # the child's own peak, in MiB, not this process's
     with pytest.raises(RuntimeError, match="exit code 3"):
         bench.run_process([sys.executable, "-c", "raise SystemExit(3)"])
-
-
-@pytest.mark.parametrize("way", [bench.book_loop, bench.keras_fit, bench.package_train_ch3,
-                                 bench.package_analytic, bench.fused_floor])
-def test_each_way_trains_and_reports_every_epoch(way, small_dir, monkeypatch):
-    monkeypatch.setattr(bench, "EPOCHS", 3)
-    monkeypatch.setattr(bench, "BATCH", 32)
-    reports = list(bench.stepped(way, str(small_dir)))
-    assert len(reports) == 3
-    losses = [metrics[0] for _, metrics in reports]
-    assert all(seconds > 0 for seconds, _ in reports)
-    assert losses[-1] < losses[0] < math.log(10) + 0.1  # the loss falls from ln(10)
-    assert all(0 <= acc <= 1 for _, metrics in reports for acc in metrics[1:])

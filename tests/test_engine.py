@@ -25,7 +25,7 @@ def fresh(small_dir):
                                                              seed=5)
 
 
-@pytest.mark.parametrize("jit_compile", [None, False])
+@pytest.mark.parametrize("jit_compile", [None, False, True])
 def test_every_loop_matches_the_python_loop(fresh, jit_compile):
     """The fused loop, the tf.data loop and the per-step loop over the same batches
     in the same order do what ``for X, y in data: step(X, y)`` does."""
@@ -76,8 +76,10 @@ def test_a_net_xla_cannot_compile_falls_back_to_a_graph(fresh):
         return model(X)
 
     updater = d2l.Updater(model.params, 0.1)
-    with pytest.warns(UserWarning, match="XLA could not compile"):
-        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
+    with pytest.warns(UserWarning, match="XLA could not compile"):  # a run long enough for XLA
+        engine.run_epoch(make_train_step(net, d2l.cross_entropy, updater),
+                         (net, d2l.cross_entropy, updater), train_iter, training=True,
+                         run_steps=engine.XLA_MIN_STEPS)
     with pytest.raises(tf.errors.OpError):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, jit_compile=True)
 
@@ -127,3 +129,17 @@ def test_python_control_flow_on_tensors_is_converted(small_dir):
         results.append(model.W.numpy())
     assert results[0] == pytest.approx(results[2], rel=1e-5)
     np.testing.assert_allclose(results[3], results[1], atol=1e-6)
+
+
+def test_xla_only_for_a_run_long_enough_to_pay_it_back():
+    assert engine.use_xla(None, None) is False          # unknown length: a plain graph
+    assert engine.use_xla(None, engine.XLA_MIN_STEPS - 1) is False
+    assert engine.use_xla(None, engine.XLA_MIN_STEPS) is None  # XLA, may fall back
+    assert engine.use_xla(True, 1) is True and engine.use_xla(False, 10**9) is False
+
+
+def test_steps_per_epoch_when_known_without_iterating(fresh):
+    train_iter, _ = fresh(batch_size=32)
+    assert engine.steps_per_epoch(train_iter) == 10  # 300 examples: ceil(300 / 32)
+    assert engine.steps_per_epoch(list(train_iter)) == 10
+    assert engine.steps_per_epoch(b for b in train_iter) is None

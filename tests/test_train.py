@@ -240,3 +240,26 @@ def test_datasets_the_user_transforms_train_through_the_general_path(small_dir):
     updater = d2l.Updater(net.params, 0.3)
     accs = [d2l.train_epoch_ch3(net, shuffled, d2l.cross_entropy, updater)[1] for _ in range(3)]
     assert accs[-1] > 0.9
+
+
+def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, tmp_path,
+                                                                     monkeypatch):
+    """A short run compiles a plain graph, a long one XLA (train_ch3 knows the run's
+    length); either way the same seed gives the same model, and the same path twice
+    gives it bit for bit."""
+    from d2l_softmax import engine
+
+    def paths(net):  # how its training epoch was compiled (evaluation: a plain graph)
+        return {key[1] for key, (objs, _) in engine._PROGRAMS.items()
+                if key[0] == "fused" and objs[0] is net and len(objs) == 4}
+
+    graph, _ = _fit(small_dir, False, plot_path=tmp_path / "a.png")
+    again, _ = _fit(small_dir, False, plot_path=tmp_path / "b.png")
+    assert paths(graph) == {False}  # 3 epochs of 10 steps: far below XLA_MIN_STEPS
+    np.testing.assert_array_equal(again.W, graph.W)
+    monkeypatch.setattr(engine, "XLA_MIN_STEPS", 30)  # now 3 epochs of 10 steps is long
+    xla, h_xla = _fit(small_dir, False, plot_path=tmp_path / "c.png")
+    assert paths(xla) == {None}  # XLA, falling back to a graph if it must
+    np.testing.assert_allclose(xla.W, graph.W, atol=1e-6)
+    np.testing.assert_allclose(xla.b, graph.b, atol=1e-6)
+    assert h_xla.train_acc[-1] > 0.9
