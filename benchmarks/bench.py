@@ -26,13 +26,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import recipe  # noqa: E402
+from processes import PROCESS_RUNS, breakdown, whole_processes  # noqa: E402
 
 # The squeezed recipe: the same model and loss, minibatch SGD with the learning rate
 # decayed along half a cosine (`d2l-softmax train --epochs 30 --batch-size 128
 # --lr 0.3 --schedule cosine`).
 SQUEEZED = dict(batch_size=128, lr=0.3, num_epochs=30)
 ROUNDS = 3          # times each way runs (in turn) for its medians
-PROCESS_RUNS = 5    # times each whole-process command runs (in turn)
 
 
 # ---------------------------------------------------------------- one way, in its own process
@@ -123,13 +124,13 @@ def beaten(rows: dict) -> list:
 def payback(graph: dict, xla: dict) -> str:
     """What XLA's extra compile time buys, from a default (plain graph) row and an XLA row."""
     import ways
-    steps = -(-60_000 // ways.BATCH)  # batches in one pass over the training set
+    steps = -(-60_000 // recipe.BATCH)  # batches in one pass over the training set
     extra = (xla["first"] - xla["steady"]) - (graph["first"] - graph["steady"])
     saved = graph["steady"] - xla["steady"]
     if saved <= 0:
         return f"XLA compiles {extra:.2f} s longer and its epochs are no faster"
     return (f"XLA compiles {extra:.2f} s longer and saves {saved:.4f} s an epoch: it pays "
-            f"back after {extra / saved:.0f} epochs ({extra / saved * steps:.0f} steps of batch {ways.BATCH})")
+            f"back after {extra / saved:.0f} epochs ({extra / saved * steps:.0f} steps of batch {recipe.BATCH})")
 
 
 def book_row(rows: dict, family: str, name: str):
@@ -156,80 +157,6 @@ def table(rows: dict) -> str:
             f"| {ratio(book and book['steady'], row['steady'])} "
             f"| {ratio(row['steady'], bound and bound['steady'])} |")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- whole processes
-
-_MEASURE = """
-import json, os, subprocess, sys, time
-start = time.perf_counter()
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-_, status, usage = os.wait4(proc.pid, 0)
-print(json.dumps([os.waitstatus_to_exitcode(status), time.perf_counter() - start,
-                  usage.ru_maxrss / 1024]))
-"""
-
-
-def run_process(args, env=None):
-    """Wall seconds and peak resident memory (MiB) of a command run as its own process.
-
-    A small Python process starts it: a child forked straight from a large process
-    would report that process's peak memory as its own.
-    """
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True,
-                         text=True, check=True, env=env).stdout
-    code, wall, peak = json.loads(out)
-    if code != 0:
-        raise RuntimeError(f"{' '.join(args)} failed with exit code {code}")
-    return wall, peak
-
-
-def whole_processes(tmp: str, data_dir=None, runs: int = PROCESS_RUNS) -> dict:
-    """{name: (median wall seconds, median peak MiB)} of the commands, run in turn."""
-    data = ["--data-dir", data_dir] if data_dir else []
-    commands = {
-        "`d2l-softmax train`": [sys.executable, "-m", "d2l_softmax", "train", "--seed", "0",
-                                "--out", os.path.join(tmp, "out")] + data,
-        "`import tensorflow` alone": [sys.executable, "-c", "import tensorflow"],
-    }
-    measured = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, command in commands.items():
-            measured[name].append(run_process(command))
-    return {name: (statistics.median(w for w, _ in m), statistics.median(p for _, p in m))
-            for name, m in measured.items()}
-
-
-def breakdown(data_dir=None) -> dict:
-    """Where ``d2l-softmax train``'s time goes, by doing what it does with a clock:
-    {"import": s, "data": s, "compile": s, "train": s, "plots": s, "save": s}."""
-    start = time.perf_counter()
-    import tensorflow as tf  # noqa: F401
-    from d2l_softmax import checkpoint
-    from d2l_softmax.data import load_data_fashion_mnist
-    from d2l_softmax.model import SoftmaxRegression, cross_entropy
-    from d2l_softmax.optim import Updater
-    from d2l_softmax.train import predict_ch3, train_ch3
-    marks = {"import": time.perf_counter()}
-    train_iter, test_iter = load_data_fashion_mnist(256, data_dir=data_dir, seed=0)
-    marks["data"] = time.perf_counter()
-    net = SoftmaxRegression(seed=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        h = train_ch3(net, train_iter, test_iter, cross_entropy, 10, Updater(net.params, 0.1),
-                      plot_path=os.path.join(tmp, "training.png"), check=False, verbose=False)
-        marks["training"] = time.perf_counter()
-        checkpoint.save_params(os.path.join(tmp, "model.npz"), net)
-        marks["save"] = time.perf_counter()
-        predict_ch3(net, test_iter, n=12, save_path=os.path.join(tmp, "predictions.png"))
-        marks["predictions"] = time.perf_counter()
-    steady = statistics.median(h.epoch_seconds[1:])
-    compile_s = h.epoch_seconds[0] - steady
-    epochs = sum(h.epoch_seconds)
-    return {"import": marks["import"] - start, "data": marks["data"] - marks["import"],
-            "compile": compile_s, "train": epochs - compile_s,
-            "plots": (marks["training"] - marks["data"] - epochs)
-            + (marks["predictions"] - marks["save"]),
-            "save": marks["save"] - marks["training"]}
 
 
 # ---------------------------------------------------------------- the squeezed recipe
@@ -277,11 +204,11 @@ def main(argv=None) -> int:
     import ways
     import tensorflow as tf
     if args.quick:
-        ways.EPOCHS, args.rounds, args.skip_processes = 2, 1, True
+        recipe.EPOCHS, args.rounds, args.skip_processes = 2, 1, True
     keys = [k for k in ways.all_ways() if not args.only or args.only in f"{k[0]}: {k[1]}"]
     rows = summarize(measure_ways(keys, args.data_dir, args.rounds, in_process=args.quick,
                                   log=lambda m: print(m, file=sys.stderr, flush=True)))
-    print(f"Fashion-MNIST, lr {ways.LR}, batch {ways.BATCH}, {ways.EPOCHS} epochs; "
+    print(f"Fashion-MNIST, lr {recipe.LR}, batch {recipe.BATCH}, {recipe.EPOCHS} epochs; "
           f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; "
           + ("quick mode, each way once in one process" if args.quick else
              f"each way in a fresh process, median of {args.rounds} rounds")

@@ -9,7 +9,7 @@ pass plus the test accuracy.
 
 Two families: softmax regression (the chapter) and the multilayer perceptron (the
 next chapters). Each has the book's eager loop, Keras ``fit``, ``train_ch3`` with the
-book's own code, and hand-fused bounds (:data:`BOUNDS`): the same work with nothing
+book's own code, and hand-fused bounds (:mod:`bounds`): the same work with nothing
 general left in, so the fastest of them is the fastest way this machine has.
 """
 from __future__ import annotations
@@ -21,12 +21,9 @@ import tensorflow as tf
 
 import d2l_softmax as d2l
 
-LR, BATCH, EPOCHS = 0.1, 256, 10
-HIDDEN = 256
-
-
-def _arrays(folder):
-    return [d2l.read_fashion_mnist(folder, split) for split in ("train", "test")]
+import bounds
+import recipe
+from recipe import BATCH, HIDDEN, LR, arrays
 
 
 # ---------------------------------------------------------------- the book's code
@@ -121,7 +118,7 @@ def train_ch3(model, jit_compile=None):
 
         def run(plot_path):
             net, loss, updater = model(seed)
-            h = d2l.train_ch3(net, train_iter, test_iter, loss, EPOCHS, updater,
+            h = d2l.train_ch3(net, train_iter, test_iter, loss, recipe.EPOCHS, updater,
                               verbose=False, check=False, plot_path=plot_path,
                               jit_compile=jit_compile)
             return h.epoch_seconds, (h.train_loss[-1], h.train_acc[-1], h.test_acc[-1])
@@ -135,7 +132,7 @@ def book_loop(model):
     """The book's ``train_ch3`` as it writes it, eagerly: batch-then-shuffle tf.data,
     a GradientTape per batch, Python accumulators, its Animator."""
     def way(folder, seed):
-        (Xtr, ytr), (Xte, yte) = _arrays(folder)
+        (Xtr, ytr), (Xte, yte) = arrays(folder)
         process = lambda X, y: (tf.expand_dims(X, axis=3) / 255, tf.cast(y, dtype="int32"))
         train_iter = tf.data.Dataset.from_tensor_slices(process(Xtr, ytr)).batch(BATCH).shuffle(
             len(Xtr), seed=seed)
@@ -158,11 +155,11 @@ def _book_accuracy(y_hat, y):
 def _book_train_ch3(net, train_iter, test_iter, loss, updater, plot_path):
     keras_loss = isinstance(loss, tf.keras.losses.Loss)
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
-    animator = d2l.Animator(xlabel="epoch", xlim=[1, EPOCHS], ylim=[0.3, 0.9],
+    animator = d2l.Animator(xlabel="epoch", xlim=[1, recipe.EPOCHS], ylim=[0.3, 0.9],
                             legend=["train loss", "train acc", "test acc"],
                             save_path=plot_path, verbose=False, live=False)
     seconds = []
-    for epoch in range(EPOCHS):
+    for epoch in range(recipe.EPOCHS):
         start = time.perf_counter()
         metric = d2l.Accumulator(3)
         for X, y in train_iter:
@@ -191,7 +188,7 @@ def _book_train_ch3(net, train_iter, test_iter, loss, updater, plot_path):
 def keras_fit(hidden: bool):
     """Keras ``fit`` on float arrays with the same net, loss and SGD, validating each epoch."""
     def way(folder, seed):
-        (Xtr, ytr), (Xte, yte) = _arrays(folder)
+        (Xtr, ytr), (Xte, yte) = arrays(folder)
         Xtr, Xte = (np.float32(X[..., None]) / 255 for X in (Xtr, Xte))
         ytr, yte = ytr.astype(np.int32), yte.astype(np.int32)
 
@@ -208,133 +205,9 @@ def keras_fit(hidden: bool):
                 def on_epoch_end(self, epoch, logs=None):
                     seconds.append(time.perf_counter() - self.start)
 
-            logs = net.fit(Xtr, ytr, batch_size=BATCH, epochs=EPOCHS, verbose=0,
+            logs = net.fit(Xtr, ytr, batch_size=BATCH, epochs=recipe.EPOCHS, verbose=0,
                            validation_data=(Xte, yte), callbacks=[Seconds()]).history
             return seconds, (logs["loss"][-1], logs["accuracy"][-1], logs["val_accuracy"][-1])
-        return run
-    return way
-
-
-# ---------------------------------------------------------------- the bounds
-
-def _draw_once(history, plot_path):
-    """The training curves, drawn once at the end: the least a plot can cost."""
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(3.5, 2.5))
-    ax = fig.subplots()
-    for values in zip(*history):
-        ax.plot(range(1, len(values) + 1), values)
-    fig.savefig(plot_path)
-
-
-def _batches(n):
-    """(tail, full): the short batch first, then the full ones, as the loader cuts them."""
-    return n % BATCH, n // BATCH
-
-
-def fused_tf(hidden: bool, jit: bool):
-    """The epoch as one TensorFlow function (XLA or a plain graph): the hand-derived
-    gradient, no tape, the batch gathered from the uint8 images in the loop."""
-    def way(folder, seed):
-        (Xtr, ytr), (Xte, yte) = _arrays(folder)
-        Xtr, Xte = tf.constant(Xtr.reshape(-1, 784)), tf.constant(Xte.reshape(-1, 784))
-        ytr, yte = tf.constant(ytr, tf.int32), tf.constant(yte, tf.int32)
-        n, (tail, full) = Xtr.shape[0], _batches(Xtr.shape[0])
-
-        def run(plot_path):
-            shapes = [(784, HIDDEN), (HIDDEN, 10)] if hidden else [(784, 10)]
-            Ws = [tf.Variable(tf.random.stateless_normal(s, seed=[seed, i], stddev=0.01))
-                  for i, s in enumerate(shapes)]
-            bs = [tf.Variable(tf.zeros(s[1])) for s in shapes]
-
-            def forward(x):
-                h = tf.cast(x, tf.float32) / 255
-                hs = [h]
-                for W, b in zip(Ws[:-1], bs[:-1]):
-                    h = tf.nn.relu(h @ W + b)
-                    hs.append(h)
-                return hs, h @ Ws[-1] + bs[-1]
-
-            def step(x, y):
-                hs, z = forward(x)
-                l = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, z))
-                d = (tf.nn.softmax(z) - tf.one_hot(y, 10)) * (LR / tf.cast(tf.shape(x)[0], tf.float32))
-                for W, b, h in reversed(list(zip(Ws, bs, hs))):
-                    back = tf.matmul(d, W, transpose_b=True) if h is not hs[0] else None
-                    W.assign_sub(tf.matmul(h, d, transpose_a=True))
-                    b.assign_sub(tf.reduce_sum(d, 0))
-                    if back is not None:
-                        d = back * tf.cast(h > 0, tf.float32)
-                return tf.stack([l, tf.reduce_sum(tf.cast(tf.argmax(z, 1, tf.int32) == y, tf.float32))])
-
-            @tf.function(jit_compile=jit, autograph=False)
-            def epoch(perm):
-                s = step(tf.gather(Xtr, perm[:tail]), tf.gather(ytr, perm[:tail]))
-                batches = tf.reshape(perm[tail:], (full, BATCH))
-                _, s = tf.while_loop(lambda i, s: i < full, lambda i, s: (
-                    i + 1, s + step(tf.gather(Xtr, batches[i]), tf.gather(ytr, batches[i]))), (0, s))
-                test = tf.argmax(forward(Xte)[1], 1, tf.int32) == yte
-                return s / n, tf.reduce_mean(tf.cast(test, tf.float32))
-
-            seconds, history = [], []
-            for e in range(EPOCHS):
-                start = time.perf_counter()
-                perm = tf.random.experimental.stateless_shuffle(tf.range(n), [seed, e])
-                (loss, acc), test_acc = epoch(perm)
-                history.append((float(loss), float(acc), float(test_acc)))
-                seconds.append(time.perf_counter() - start)
-            _draw_once(history, plot_path)
-            return seconds, history[-1]
-        return run
-    return way
-
-
-def fused_numpy(hidden: bool):
-    """The same in NumPy, one BLAS thread (the benchmark sets it for this process)."""
-    def way(folder, seed):
-        (Xtr, ytr), (Xte, yte) = _arrays(folder)
-        Xtr, Xte = Xtr.reshape(-1, 784), Xte.reshape(-1, 784)
-        n, (tail, full) = len(ytr), _batches(len(ytr))
-        bounds = [(0, tail)] + [(tail + i * BATCH, tail + (i + 1) * BATCH) for i in range(full)]
-        eye = np.eye(10, dtype=np.float32)
-
-        def run(plot_path):
-            rng = np.random.default_rng(seed)
-            shapes = [(784, HIDDEN), (HIDDEN, 10)] if hidden else [(784, 10)]
-            Ws = [np.float32(rng.standard_normal(s) * 0.01) for s in shapes]
-            bs = [np.zeros(s[1], np.float32) for s in shapes]
-
-            def forward(x):
-                hs = [np.multiply(x, np.float32(1 / 255), dtype=np.float32)]
-                for W, b in zip(Ws[:-1], bs[:-1]):
-                    hs.append(np.maximum(hs[-1] @ W + b, 0))
-                return hs, hs[-1] @ Ws[-1] + bs[-1]
-
-            seconds, history = [], []
-            for _ in range(EPOCHS):
-                start = time.perf_counter()
-                order, loss, correct = rng.permutation(n), 0.0, 0
-                for a, b_ in bounds[0 if tail else 1:]:
-                    idx = order[a:b_]
-                    x, y = Xtr[idx], ytr[idx]
-                    hs, z = forward(x)
-                    z -= z.max(1, keepdims=True)
-                    e = np.exp(z)
-                    s = e.sum(1, keepdims=True)
-                    loss += float(np.log(s[:, 0]).sum() - z[np.arange(len(y)), y].sum())
-                    correct += int((z.argmax(1) == y).sum())
-                    d = (e / s - eye[y]) * np.float32(LR / len(y))
-                    for W, b, h in reversed(list(zip(Ws, bs, hs))):
-                        back = d @ W.T if h is not hs[0] else None
-                        W -= h.T @ d
-                        b -= d.sum(0)
-                        if back is not None:
-                            d = back * (h > 0)
-                test_acc = float((forward(Xte)[1].argmax(1) == yte).mean())
-                history.append((loss / n, correct / n, test_acc))
-                seconds.append(time.perf_counter() - start)
-            _draw_once(history, plot_path)
-            return seconds, history[-1]
         return run
     return way
 
@@ -369,7 +242,7 @@ def all_ways() -> dict:
         for name in nets:
             if name in XLA_TOO:
                 ways[family, f"train_ch3 XLA, {name}"] = train_ch3(NETS[name], jit_compile=True)
-        for bound, way in zip(BOUNDS, (fused_tf(hidden, True), fused_tf(hidden, False),
-                                       fused_numpy(hidden))):
+        for bound, way in zip(BOUNDS, (bounds.fused_tf(hidden, True), bounds.fused_tf(hidden, False),
+                                       bounds.fused_numpy(hidden))):
             ways[family, bound] = way
     return ways

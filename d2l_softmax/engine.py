@@ -16,11 +16,13 @@ A step returns a vector of sums, ``(loss, correct, count)`` when training and
 ``(correct, count)`` when evaluating; the loops add them up on the device.
 
 How to compile (:func:`use_xla`): a plain TensorFlow graph, unless the run is long
-enough to pay back XLA's compile time. On a 2-core CPU the graph is ready in about
-0.1 s and XLA needs about 1 s more (0.3 s of it the first time in a process), while
-an XLA epoch of the chapter's recipe is at most about 0.03 s faster: XLA pays back
-after some ten thousand steps, 40 epochs of the chapter's recipe (see the README's
-Speed section for the measurements).
+enough to pay back XLA's compile time. Measured on a 2-core CPU from a cold start
+(``python benchmarks/bench.py``), XLA compiles 0.5-0.9 s longer than the graph for
+the package's model and saves 0.03 s an epoch of the chapter's recipe: it pays back
+after 18-27 epochs (4,200-6,400 steps). For the chapter's own code (its naive
+softmax and ``boolean_mask`` cross-entropy) XLA compiles 0.9-3 s longer and pays
+back after 20 epochs at best. Results agree either way to float rounding, and a
+run's path depends only on its length, so a seeded run repeats bit for bit.
 """
 from __future__ import annotations
 
@@ -162,8 +164,9 @@ def source_batches(source: ArraySource, order: tf.Tensor):
 # ---------------------------------------------------------------- compiling
 
 # Runs shorter than this many training steps compile a plain graph: XLA's extra
-# compile time would not be paid back (see the module docstring).
-XLA_MIN_STEPS = 10_000
+# compile time would not be paid back (see the module docstring). 6,000 steps are
+# 26 epochs of the chapter's recipe (batch 256).
+XLA_MIN_STEPS = 6_000
 
 
 def use_xla(jit_compile: Optional[bool], run_steps: Optional[int]) -> Optional[bool]:

@@ -6,6 +6,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import bench  # noqa: E402
+import processes  # noqa: E402
+import recipe  # noqa: E402
 import ways  # noqa: E402
 
 
@@ -15,7 +17,7 @@ def _row(whole, first, steady, acc=0.8):
 
 
 def test_quick_mode_trains_every_way(small_dir, monkeypatch, capsys):
-    monkeypatch.setattr(ways, "EPOCHS", ways.EPOCHS)  # quick mode sets 2; put it back after
+    monkeypatch.setattr(recipe, "EPOCHS", recipe.EPOCHS)  # quick mode sets 2; put it back after
     assert bench.main(["--quick", "--data-dir", str(small_dir)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| softmax:")
@@ -46,9 +48,9 @@ def test_bounds_ratios_and_a_bound_that_is_beaten():
 
 
 def test_run_process_measures_wall_time_and_peak_memory():
-    wall, peak = bench.run_process(
+    wall, peak = processes.run_process(
         [sys.executable, "-c", "import time; x = bytearray(300 * 2**20); time.sleep(0.3)"])
     assert wall >= 0.3
     assert 300 <= peak < 1000  # the child's own peak, in MiB, not this process's
     with pytest.raises(RuntimeError, match="exit code 3"):
-        bench.run_process([sys.executable, "-c", "raise SystemExit(3)"])
+        processes.run_process([sys.executable, "-c", "raise SystemExit(3)"])
