@@ -9,6 +9,7 @@ import tensorflow as tf
 import d2l_softmax as d2l
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import bench  # noqa: E402
+import ways  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -74,27 +75,10 @@ def test_analytic_gradient_reaches_the_same_accuracy(real_dir, tmp_path):
 
 
 def test_next_chapter_mlp_from_scratch(iters, tmp_path):
-    """The book's MLP from scratch: own net and loss on logits, d2l.Updater."""
+    """The book's MLP from scratch (as the benchmark writes it): own net and loss on logits,
+    d2l.Updater, lr 0.1, 256 hidden units."""
     train_iter, test_iter = iters
-    num_inputs, num_outputs, num_hiddens = 784, 10, 256
-    tf.random.set_seed(0)
-    W1 = tf.Variable(tf.random.normal(shape=(num_inputs, num_hiddens), mean=0, stddev=0.01))
-    b1 = tf.Variable(tf.zeros(num_hiddens))
-    W2 = tf.Variable(tf.random.normal(shape=(num_hiddens, num_outputs), mean=0, stddev=0.01))
-    b2 = tf.Variable(tf.zeros(num_outputs))
-
-    def relu(X):
-        return tf.math.maximum(X, 0)
-
-    def net(X):
-        X = tf.reshape(X, (-1, num_inputs))
-        H = relu(tf.matmul(X, W1) + b1)
-        return tf.matmul(H, W2) + b2
-
-    def loss(y_hat, y):
-        return tf.keras.losses.sparse_categorical_crossentropy(y, y_hat, from_logits=True)
-
-    updater = d2l.Updater([W1, W2, b1, b2], 0.1)
+    net, loss, updater = ways.mlp_scratch(seed=0)
     history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, updater,
                             plot_path=tmp_path / "mlp.png")
     # SGD at lr 0.1 makes the MLP's test accuracy jump by a few points between epochs
