@@ -27,8 +27,7 @@ _EXPORTS = {
     "display": ["save_figure", "use_png_display", "use_svg_display"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = {"checkpoint", "cli", "data", "display", "engine", "files", "idx", "interrupt",
-               "metrics", "model", "optim", "plot", "quiet", "train"}
+_SUBMODULES = set(_EXPORTS) | {"checkpoint", "cli", "files", "interrupt", "quiet"}
 __all__ = sorted(_MODULE_OF)
 __version__ = "0.2.0"
 

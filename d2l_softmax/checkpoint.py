@@ -17,7 +17,6 @@ import json
 import lzma
 import math
 import os
-import stat
 import struct
 import tokenize
 import warnings
@@ -140,7 +139,6 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
     if b.shape != (W.shape[1],) or 0 in W.shape:
         raise ValueError(f"{path}: inconsistent parameters W {W.shape} {W.dtype}, "
                          f"b {b.shape} {b.dtype}")
-    W, b = W.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
     _check_finite(path, W, b)
     return W, b, meta
 

@@ -273,8 +273,7 @@ def describe(err: BaseException) -> Optional[str]:
     if isinstance(err, OSError):
         if type(err).__str__ is not OSError.__str__ or err.strerror is None:
             return str(err) or type(err).__name__  # a message of this package, or a bare one
-        where = err.filename if err.filename is not None else None
-        return f"{where}: {err.strerror}" if where is not None else err.strerror
+        return f"{err.filename}: {err.strerror}" if err.filename is not None else err.strerror
     if isinstance(err, MemoryError):
         return "out of memory" + (f" ({err})" if str(err) else "")
     engine = sys.modules.get("d2l_softmax.engine")

@@ -263,11 +263,11 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     return ds
 
 
-def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+def check_positive_int(value, what: str) -> int:
+    """``value`` as an int, if it is an integer >= 1 (a bool is not); else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
@@ -283,7 +283,7 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
     batches in a new order), the training set is reshuffled example by example on
     every pass; ``seed`` makes that sequence reproducible. The test set keeps its order.
     """
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, (int, np.integer))
                                or not 1 <= resize <= MAX_RESIZE):
         raise ValueError(f"resize must be None or an integer in 1..{MAX_RESIZE}, got {resize!r}")

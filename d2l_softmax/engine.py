@@ -182,10 +182,8 @@ def use_xla(jit_compile: Optional[bool], run_steps: Optional[int]) -> Optional[b
 
 
 def steps_per_epoch(data_iter) -> Optional[int]:
-    """The number of batches in one pass, when it is known without iterating."""
-    source = array_source(data_iter)
-    if source is not None:
-        return math.ceil(int(source.labels.shape[0]) / source.batch_size)
+    """The number of batches in one pass, when it is known without iterating (the
+    loader's datasets declare theirs)."""
     try:
         return len(data_iter)
     except TypeError:  # unknown or infinite length

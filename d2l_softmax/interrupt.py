@@ -27,12 +27,15 @@ def forget() -> None:
     _received.clear()
 
 
-def exit_code(default: int = 130) -> int:
+def exit_code() -> int:
     """The shell's exit code for the signal that stopped the run: 128 + its number
-    (143 for SIGTERM, 130 for SIGINT); ``default`` when none was recorded."""
-    if signal.SIGTERM in _received:
-        return 128 + signal.SIGTERM
-    return 128 + signal.SIGINT if _received else default
+    (143 after a SIGTERM, else 130, as for Ctrl-C)."""
+    return 128 + (signal.SIGTERM if signal.SIGTERM in _received else signal.SIGINT)
+
+
+def _restore(signum: int, handler) -> None:
+    """Put back a handler that ``signal.signal`` returned (None: one not set from Python)."""
+    signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _in_main_thread() -> bool:
@@ -41,15 +44,13 @@ def _in_main_thread() -> bool:
 
 class StopOnInterrupt:
     """A context manager whose value is a ``threading.Event`` set by the first SIGINT
-    or SIGTERM; a second one raises ``KeyboardInterrupt``. ``signum`` is the first
-    signal received (None until then).
+    or SIGTERM; a second one raises ``KeyboardInterrupt``.
 
     Outside the main thread (where Python cannot install handlers) it does nothing.
     """
 
     def __init__(self):
         self.event = threading.Event()
-        self.signum: Optional[int] = None
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> threading.Event:
@@ -63,12 +64,11 @@ class StopOnInterrupt:
         _received.append(signum)
         if self.event.is_set():
             raise KeyboardInterrupt
-        self.signum = signum
         self.event.set()
 
     def __exit__(self, *exc):
         for signum, handler in self.previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+            _restore(signum, handler)
         self.previous = {}
 
 
@@ -88,4 +88,4 @@ def terminate_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        _restore(signal.SIGTERM, previous)

@@ -11,6 +11,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from .data import check_positive_int
+
 
 def _logits(X) -> tf.Tensor:
     """X as a floating-point tensor of rank >= 1 (integers become float32)."""
@@ -68,12 +70,10 @@ class SoftmaxRegression(tf.Module):
     def __init__(self, num_inputs: int = 784, num_outputs: int = 10, *,
                  sigma: float = 0.01, seed: Optional[int] = None, name: Optional[str] = None):
         super().__init__(name=name)
-        for what, value in (("num_inputs", num_inputs), ("num_outputs", num_outputs)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+        shape = (check_positive_int(num_inputs, "num_inputs"),
+                 check_positive_int(num_outputs, "num_outputs"))
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-        shape = (int(num_inputs), int(num_outputs))
         if seed is None:
             W = tf.random.normal(shape, mean=0.0, stddev=sigma)
         else:

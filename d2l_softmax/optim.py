@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from .data import check_positive_int
 from .model import SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad
 
 
@@ -106,9 +107,7 @@ def cosine_schedule(lr: float, num_epochs: int, final_lr: float = 1e-4):
     final_lr = check_lr(final_lr, "final_lr", zero_ok=True)
     if final_lr > lr:
         raise ValueError(f"final_lr {final_lr} is above lr {lr}")
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) \
-            or num_epochs < 1:
-        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
+    num_epochs = check_positive_int(num_epochs, "num_epochs")
 
     def schedule(epoch: int) -> float:
         return final_lr + (lr - final_lr) * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / num_epochs))

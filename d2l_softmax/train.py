@@ -19,11 +19,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
-import numpy as np
 import tensorflow as tf
 
 from . import engine
-from .data import get_fashion_mnist_labels
+from .data import check_positive_int, get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
 from .metrics import correct_count
@@ -149,13 +148,6 @@ def _set_lr(updater, lr: float) -> None:
         updater.lr = lr
 
 
-def _check_epochs(num_epochs) -> int:
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) \
-            or num_epochs < 1:
-        raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
-    return int(num_epochs)
-
-
 def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
               run_eagerly: bool = False, jit_compile: Optional[bool] = None,
               animator: Optional[Animator] = None, plot_path=None, check: bool = True,
@@ -172,7 +164,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     Ctrl-C stops after the current epoch and returns the history so far, with
     ``interrupted=True``.
     """
-    num_epochs = _check_epochs(num_epochs)
+    num_epochs = check_positive_int(num_epochs, "num_epochs")
     if animator is None:
         animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
                             legend=["train loss", "train acc", "test acc"],
@@ -227,8 +219,7 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     needed (6 images: one row, as in the book; 12: two rows of 6). Only the first
     batch of ``test_iter`` is looked at, so at most one batch is shown.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_positive_int(n, "n")
     for X, y in test_iter:
         break
     else:
