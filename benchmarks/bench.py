@@ -123,7 +123,6 @@ def beaten(rows: dict) -> list:
 
 def payback(graph: dict, xla: dict) -> str:
     """What XLA's extra compile time buys, from a default (plain graph) row and an XLA row."""
-    import ways
     steps = -(-60_000 // recipe.BATCH)  # batches in one pass over the training set
     extra = (xla["first"] - xla["steady"]) - (graph["first"] - graph["steady"])
     saved = graph["steady"] - xla["steady"]

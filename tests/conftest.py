@@ -4,7 +4,6 @@ import os
 import signal
 import struct
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# the CLI keeps compiled programs under $XDG_CACHE_HOME: not in the user's home during tests
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="d2l_softmax-test-cache-")
 
 from d2l_softmax import data  # noqa: E402
 

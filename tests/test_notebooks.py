@@ -153,13 +153,15 @@ def test_concise_notebook(real_dir):
 
 
 def test_every_concise_cell_has_a_heading():
+    """Each code cell comes right after a markdown cell that holds a heading."""
     nb = nbformat.read(NOTEBOOKS / "softmax_regression_concise.ipynb", as_version=4)
     heading = None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            heading = next((l for l in cell.source.splitlines() if l.startswith("#")), heading)
+            heading = next((l for l in cell.source.splitlines() if l.startswith("#")), None)
         else:
             assert heading is not None, cell.source
+            heading = None  # the next code cell needs a heading of its own
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])

@@ -177,8 +177,12 @@ def test_inline_png_is_small_deterministic_and_retina():
 
 
 def test_display_set_up_is_harmless_outside_jupyter():
+    import matplotlib
+    backend, params = matplotlib.get_backend(), dict(matplotlib.rcParams)
     d2l.use_svg_display()  # the book's name: sets up the same PNG display, only in Jupyter
     display.use_png_display()
+    assert not display.in_notebook() and not display._display_ready
+    assert matplotlib.get_backend() == backend and dict(matplotlib.rcParams) == params
 
 
 # What a terminal shows is not what was written to it: "\r" goes back to the start of the
