@@ -32,6 +32,7 @@ from .idx import read_into
 
 if TYPE_CHECKING:
     import tensorflow as tf
+    from PIL import Image
 
     from .model import SoftmaxRegression
 
@@ -75,7 +76,19 @@ def save_params(path, model: "SoftmaxRegression", **settings) -> Path:
                           allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"settings must be JSON numbers, strings, lists...: {err}") from None
-    return write_atomically(path, lambda f: np.savez(f, W=W, b=b, meta=np.array(meta)))
+    return write_atomically(path, lambda f: _write_npz(f, W=W, b=b, meta=np.array(meta)))
+
+
+def _write_npz(f, **arrays: np.ndarray) -> None:
+    """``np.savez(f, **arrays)``, with the zip file closed even when a write fails.
+
+    (numpy before 2.2 leaves it open on a full disk, and its clean-up later prints a
+    traceback of its own.) The result is the same ``.npz``: one ``NAME.npy`` per array.
+    """
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            with zf.open(name + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def _first_sentence(err: Exception) -> str:

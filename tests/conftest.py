@@ -1,9 +1,12 @@
 """Shared fixtures: small IDX files written by the tests, and the real data when present."""
+import atexit
 import gzip
 import os
+import shutil
 import signal
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from d2l_softmax import data  # noqa: E402
 
 SMALL_TRAIN, SMALL_TEST = 300, 100
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder for tests that cannot take ``tmp_path`` (hypothesis runs many
+    examples in one test); removed when the test process ends."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -1,9 +1,22 @@
+import gc
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings, strategies as st
+from PIL import Image
 
 import d2l_softmax as d2l
 from d2l_softmax import checkpoint, files
+from conftest import scratch_folder
 
 
 def test_round_trip_gives_bitwise_equal_predictions(tmp_path):
@@ -24,11 +37,34 @@ def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(np.lib.format, "write_array", crash)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save_params(path, d2l.SoftmaxRegression(seed=2))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left behind
+
+
+def test_a_save_that_fills_the_disk_leaves_nothing_open(small_disk, monkeypatch):
+    """The zip file is closed when a write fails: nothing is left for the garbage
+    collector to trip over later (np.savez before numpy 2.2 printed a traceback then)."""
+    leftovers = []
+    monkeypatch.setattr(sys, "unraisablehook", leftovers.append)
+    target = small_disk("16k") / "m.npz"  # the model takes 31 KB
+    with pytest.raises(files.WriteError, match="No space left"):
+        checkpoint.save_params(target, d2l.SoftmaxRegression(seed=0))
+    gc.collect()
+    assert [repr(u.exc_value) for u in leftovers] == []
+    assert list(target.parent.iterdir()) == []
+
+
+def test_the_file_is_the_npz_numpy_writes(tmp_path):
+    net = d2l.SoftmaxRegression(seed=3)
+    path = checkpoint.save_params(tmp_path / "m.npz", net, lr=0.1)
+    with np.load(path) as saved:
+        assert sorted(saved.files) == ["W", "b", "meta"]
+        np.testing.assert_array_equal(saved["W"], net.W.numpy())
+        np.testing.assert_array_equal(saved["b"], net.b.numpy())
+        assert json.loads(str(saved["meta"]))["settings"] == {"lr": 0.1}
 
 
 def test_missing_truncated_foreign_and_wrong_shape(tmp_path):
@@ -67,24 +103,10 @@ def test_load_image(tmp_path):
 
 # ---------------------------------------------------------------- hostile model files
 
-import io  # noqa: E402
-import os  # noqa: E402
-import json  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import zipfile  # noqa: E402
-import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-from PIL import Image  # noqa: E402
-
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
 FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-_DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-model-fuzz-"))
+_DIR = scratch_folder("d2l_softmax-model-fuzz-")
 META = json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})
 
 

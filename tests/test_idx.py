@@ -7,20 +7,18 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from d2l_softmax.idx import MAX_IDX_BYTES, read_idx
-from conftest import idx_bytes
+from conftest import idx_bytes, scratch_folder
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
 FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-_DIR = Path(tempfile.mkdtemp(prefix="d2l_softmax-idx-fuzz-"))
+_DIR = scratch_folder("d2l_softmax-idx-fuzz-")
 
 
 def _read(raw: bytes, ndim: int):

@@ -17,13 +17,14 @@ SLACK = 16 << 20  # the reader's own buffers (1 MiB chunks), the allocator, Pyth
 EXAMPLES = int(os.environ.get("D2L_FUZZ_EXAMPLES", 30))
 
 _COMMON = """
-import gzip, io, os, re, struct, sys, tempfile, zipfile, zlib
+import atexit, gzip, io, os, re, shutil, struct, sys, tempfile, zipfile, zlib
 from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 SLACK, EXAMPLES = {slack}, {examples}
 MIB = 1 << 20
 FOLDER = Path(tempfile.mkdtemp(prefix="d2l_softmax-peak-"))
+atexit.register(shutil.rmtree, FOLDER, True)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 sizes = st.sampled_from([0, 1, 6, 40])  # MiB of data after the header
