@@ -12,9 +12,10 @@ quiet.before_tensorflow()
 
 # name -> module that defines it, in the order data flows
 _EXPORTS = {
-    "data": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist", "get_fashion_mnist_labels",
-             "load_data_fashion_mnist", "read_fashion_mnist"],
     "idx": ["read_idx"],
+    "fashion_mnist": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist",
+                      "get_fashion_mnist_labels", "read_fashion_mnist"],
+    "data": ["load_data_fashion_mnist"],
     "model": ["CrossEntropy", "SoftmaxRegression", "cross_entropy", "default_model", "net",
               "softmax", "softmax_naive", "softmax_regression_grad"],
     "metrics": ["Accumulator", "accuracy", "confusion_matrix"],

@@ -190,7 +190,7 @@ def cmd_train(args) -> int:
 
 def _test_split(data_dir):
     """The test images and labels: only the two test files are needed."""
-    from .data import find_fashion_mnist, read_fashion_mnist
+    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
     return read_fashion_mnist(find_fashion_mnist(data_dir, splits=("test",)), "test")
 
 
@@ -199,7 +199,7 @@ def cmd_evaluate(args) -> int:
     import tensorflow as tf
 
     from . import checkpoint
-    from .data import TEXT_LABELS
+    from .fashion_mnist import TEXT_LABELS
     from .files import resolve_target
     from .metrics import confusion_matrix
     from .plot import plot_confusion_matrix
@@ -231,7 +231,7 @@ def cmd_predict(args) -> int:
     import tensorflow as tf
 
     from . import checkpoint
-    from .data import get_fashion_mnist_labels
+    from .fashion_mnist import get_fashion_mnist_labels
     from .files import resolve_target
     from .model import softmax
     from .train import predict_ch3

@@ -22,7 +22,8 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from . import engine
-from .data import check_positive_int, get_fashion_mnist_labels
+from .data import check_positive_int
+from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
 from .metrics import correct_count

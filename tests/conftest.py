@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from d2l_softmax import data  # noqa: E402
+from d2l_softmax import fashion_mnist  # noqa: E402
 
 SMALL_TRAIN, SMALL_TEST = 300, 100
 
@@ -56,11 +56,11 @@ def make_split(n: int, rng: np.random.Generator):
 @pytest.fixture
 def small_counts(monkeypatch):
     """Let the loader accept the small files (the real counts are 60,000 / 10,000)."""
-    monkeypatch.setitem(data.SPLITS, "train", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", SMALL_TRAIN))
-    monkeypatch.setitem(data.SPLITS, "test", ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", SMALL_TEST))
-    data._read_split_cached.cache_clear()
+    monkeypatch.setitem(fashion_mnist.SPLITS, "train", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", SMALL_TRAIN))
+    monkeypatch.setitem(fashion_mnist.SPLITS, "test", ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", SMALL_TEST))
+    fashion_mnist._read_split_cached.cache_clear()
     yield
-    data._read_split_cached.cache_clear()
+    fashion_mnist._read_split_cached.cache_clear()
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def small_dir(tmp_path, small_counts):
     rng = np.random.default_rng(0)
     for split, n, gz in (("train", SMALL_TRAIN, True), ("test", SMALL_TEST, False)):
         images, labels = make_split(n, rng)
-        images_name, labels_name, _ = data.SPLITS[split]
+        images_name, labels_name, _ = fashion_mnist.SPLITS[split]
         write_idx(tmp_path / images_name, images, gz)
         write_idx(tmp_path / labels_name, labels, gz)
     return tmp_path
@@ -77,8 +77,8 @@ def small_dir(tmp_path, small_counts):
 
 def real_data_dir():
     try:
-        return data.find_fashion_mnist(download=False)
-    except data.DataNotFoundError:
+        return fashion_mnist.find_fashion_mnist(download=False)
+    except fashion_mnist.DataNotFoundError:
         return None
 
 
