@@ -7,9 +7,11 @@ same figure) is in :mod:`d2l_softmax.display`.
 """
 from __future__ import annotations
 
+import atexit
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
@@ -69,8 +71,9 @@ class Animator:
     axes, right of them, where it covers no curve; with no ``ylabel`` the y axis names
     what the legend's curves measure. Outside Jupyter it prints each point and saves
     the figure to ``save_path`` (default: a new file in the temporary folder, printed
-    once): at the first point, then at most every ``save_every`` seconds, and at
-    :meth:`close`.
+    once) every ``save_every`` seconds from the first point, and at :meth:`close` (or
+    when the program exits, for a script that never calls it): a run shorter than
+    that is drawn once, at the end.
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
@@ -91,7 +94,7 @@ class Animator:
         self.verbose, self.save_every = verbose, save_every
         self._handle = None
         self._announced = False
-        self._saved_at: Optional[float] = None  # time.monotonic() of the last save
+        self._saved_at: Optional[float] = None  # time.monotonic() of the last save (or first point)
         self._unsaved = False
 
     def config_axes(self) -> None:
@@ -127,7 +130,11 @@ class Animator:
             if self.verbose:
                 self._print_point(x, y)
             self._unsaved = True
-            if self._saved_at is None or time.monotonic() - self._saved_at >= self.save_every:
+            now = time.monotonic()
+            if self._saved_at is None:
+                self._saved_at = now  # the clock starts at the first point
+                atexit.register(_close_at_exit, weakref.ref(self))
+            if now - self._saved_at >= self.save_every:
                 self.save()
 
     def draw(self) -> None:
@@ -158,9 +165,11 @@ class Animator:
             path = self.save_path
         self.draw()
         own = Path(path) == self.save_path
+        if own:  # tried once: a failed save is the caller's to report, not retried at exit
+            self._unsaved = False
         path = save_figure(self.fig, path, dpi=150)
         if own:
-            self._saved_at, self._unsaved = time.monotonic(), False
+            self._saved_at = time.monotonic()
         if self.verbose and not self._announced and not self.live:
             _write(f"Saving the plot to {path}")
             self._announced = True
@@ -172,6 +181,16 @@ class Animator:
         if self._unsaved and not self.live:
             self.save()
         self._handle = None
+
+
+def _close_at_exit(animator: "weakref.ref[Animator]") -> None:
+    """Save the last points of an animator still alive when the program ends."""
+    alive = animator()
+    if alive is not None:
+        try:
+            alive.close()
+        except Exception as err:  # an exit is no place for a traceback
+            print(f"could not save the plot: {err}", file=sys.stderr)
 
 
 def show_images(imgs, num_rows: int, num_cols: int, titles: Optional[Sequence[str]] = None,

@@ -37,7 +37,15 @@ def test_animator_in_a_script_prints_lines_and_writes_png(tmp_path):
     assert "epoch 1: train loss 1.7000, test acc 0.6000" in lines
     assert f"Saving the plot to {tmp_path / 'a.png'}" in lines
     assert "open figures 0" in lines
-    assert (tmp_path / "a.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "a.png").read_bytes()[:8] == PNG  # saved at exit: no close() here
+    # ... with every point: the same as an animator closed by hand draws
+    b = d2l.Animator(xlabel="epoch", xlim=[1, 3], ylim=[0.3, 0.9],
+                     legend=["train loss", "test acc"], save_path=tmp_path / "b.png",
+                     verbose=False)
+    for epoch, (l, acc) in enumerate([(1.7, 0.6), (0.6, 0.8), (0.4, 0.85)], 1):
+        b.add(epoch, (l, acc))
+    b.close()
+    assert (tmp_path / "b.png").read_bytes() == (tmp_path / "a.png").read_bytes()
 
 
 def test_animator_limits_widen_to_show_every_point(tmp_path):
@@ -49,6 +57,7 @@ def test_animator_limits_widen_to_show_every_point(tmp_path):
     assert lo < 0.2 and hi > 1.4
     a = d2l.Animator(xlim=[1, 2], ylim=[0.3, 0.9], save_path=tmp_path / "b.png", verbose=False)
     a.add(1, [0.5, 0.6])
+    a.close()
     assert a.axes[0].get_ylim() == (0.3, 0.9)  # the book's limits where the data fits
 
 
@@ -75,13 +84,19 @@ def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     a = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=path, verbose=False,
                      save_every=3600)
     a.add(1, [0.5, 0.6])
-    first = path.read_bytes()
-    assert first[:8] == PNG  # the first point is saved at once
     a.add(2, [0.4, 0.7])
-    assert path.read_bytes() == first  # not again within save_every
+    assert not path.exists()  # a run shorter than save_every is drawn once, at close
     a.close()
-    assert path.read_bytes() != first  # the last points are saved at close
+    first = path.read_bytes()
+    assert first[:8] == PNG
     a.close()  # nothing left to save: no error, no change
+    assert path.read_bytes() == first
+    b = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "b.png",
+                     verbose=False, save_every=0)
+    b.add(1, [0.5, 0.6])
+    one = (tmp_path / "b.png").read_bytes()
+    b.add(2, [0.4, 0.7])
+    assert one[:8] == PNG and (tmp_path / "b.png").read_bytes() != one  # saved at each point
 
 
 def _probabilities(n=5, q=10, seed=0):
