@@ -20,6 +20,21 @@ from d2l_softmax import fashion_mnist  # noqa: E402
 SMALL_TRAIN, SMALL_TEST = 300, 100
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_folder_of_the_session(tmp_path_factory):
+    """What the package writes to the temporary folder by design (the Animator's default
+    plot path) goes to pytest's folder for this session, not /tmp; subprocesses too."""
+    folder = str(tmp_path_factory.mktemp("tmp"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = folder, folder
+    yield
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
+
+
 def scratch_folder(prefix: str) -> Path:
     """A temporary folder for tests that cannot take ``tmp_path`` (hypothesis runs many
     examples in one test); removed when the test process ends."""
