@@ -199,6 +199,7 @@ def cmd_evaluate(args) -> int:
     import tensorflow as tf
 
     from . import checkpoint
+    from .data import scale_pixels
     from .fashion_mnist import TEXT_LABELS
     from .files import resolve_target
     from .metrics import confusion_matrix
@@ -208,7 +209,7 @@ def cmd_evaluate(args) -> int:
     resolve_target(out)
     net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
     images, labels = _test_split(args.data_dir)
-    X = tf.constant(images[..., None], tf.float32) / 255.0
+    X = scale_pixels(images[..., None])
     preds = tf.argmax(net.logits(X), axis=1).numpy()
     matrix = confusion_matrix(labels, preds)
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
@@ -228,9 +229,9 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     import numpy as np
-    import tensorflow as tf
 
     from . import checkpoint
+    from .data import scale_pixels
     from .fashion_mnist import get_fashion_mnist_labels
     from .files import resolve_target
     from .model import softmax
@@ -248,7 +249,7 @@ def cmd_predict(args) -> int:
             print(f"{path}: {get_fashion_mnist_labels([k])[0]} ({float(p[k]):.1%})")
         return 0
     images, labels = _test_split(args.data_dir)
-    X = tf.constant(images[:args.n, ..., None], tf.float32) / 255.0
+    X = scale_pixels(images[:args.n, ..., None])
     axes = predict_ch3(net, [(X, labels[:args.n])], n=args.n, save_path=out)
     for ax in axes:
         true, pred = ax.get_title().split("\n")

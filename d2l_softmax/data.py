@@ -41,6 +41,11 @@ def batch_bounds(n: int, batch_size: int, *, short_first: bool) -> list[tuple[in
     return [(end - size, end) for size, end in zip(sizes, ends)]
 
 
+def scale_pixels(images) -> tf.Tensor:
+    """uint8 pixels (any shape) as the model sees them: float32 in [0, 1]."""
+    return tf.cast(images, tf.float32) / 255.0
+
+
 @dataclass(frozen=True, eq=False)
 class ArraySource:
     """The in-memory arrays behind a dataset made by :func:`load_data_fashion_mnist`.
@@ -113,7 +118,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     def batches(order):
         def batch(i):
             idx = order[starts[i]:ends[i]]
-            X = tf.cast(tf.gather(images_t, idx), tf.float32) / 255.0
+            X = scale_pixels(tf.gather(images_t, idx))
             if resize:
                 X = tf.image.resize_with_pad(X, resize, resize)
             return X, tf.gather(labels_t, idx)

@@ -35,7 +35,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 import tensorflow as tf
 
-from .data import ArraySource, array_source, batch_bounds
+from .data import ArraySource, array_source, batch_bounds, scale_pixels
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -79,7 +79,7 @@ def fused_loop(step, batch_size: int, *, training: bool) -> Callable:
         size = 3 if training else 2
 
         def run(idx):
-            X = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
+            X = scale_pixels(tf.gather(images, idx))
             return tf.stack(step(X, tf.gather(labels, idx)))
 
         sums, bad = tf.zeros(size), tf.constant(-1)
@@ -157,7 +157,7 @@ def source_batches(source: ArraySource, order: tf.Tensor):
     """The batches the fused loop sees, in its order, as Python iterates them."""
     for start, end in batch_bounds(int(order.shape[0]), source.batch_size, short_first=True):
         idx = order[start:end]
-        yield (tf.cast(tf.gather(source.images, idx), tf.float32) / 255.0,
+        yield (scale_pixels(tf.gather(source.images, idx)),
                tf.gather(source.labels, idx))
 
 
@@ -259,7 +259,7 @@ def warm_up(net, updater, data_iter) -> None:
         return
     if not net.built:
         source = array_source(data_iter)
-        X = tf.cast(source.images[:1], tf.float32) / 255.0 if source else next(iter(data_iter))[0]
+        X = scale_pixels(source.images[:1]) if source else next(iter(data_iter))[0]
         net(X)
     if keras_optimizer and not getattr(updater, "built", getattr(updater, "_built", True)):
         updater.build(net.trainable_variables)
