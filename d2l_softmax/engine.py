@@ -17,11 +17,11 @@ A step returns a vector of sums, ``(loss, correct, count)`` when training and
 
 How to compile (:func:`use_xla`): a plain TensorFlow graph, unless the run is long
 enough to pay back XLA's compile time. Measured on a 2-core CPU from a cold start
-(``python benchmarks/bench.py``), XLA compiles 0.5-0.9 s longer than the graph for
-the package's model and saves 0.03 s an epoch of the chapter's recipe: it pays back
-after 18-27 epochs (4,200-6,400 steps). For the chapter's own code (its naive
-softmax and ``boolean_mask`` cross-entropy) XLA compiles 0.9-3 s longer and pays
-back after 20 epochs at best. Results agree either way to float rounding, and a
+(``python benchmarks/bench.py``, six runs), XLA compiles 0.5-1.0 s longer than the
+graph for the package's model and saves 0.03-0.05 s an epoch of the chapter's recipe:
+it pays back after 10-36 epochs (2,400-8,400 steps). For the chapter's own code (its
+naive softmax and ``boolean_mask`` cross-entropy) XLA compiles 0.9-3 s longer and
+pays back after 21-43 epochs, or never. Results agree either way to float rounding, and a
 run's path depends only on its length, so a seeded run repeats bit for bit.
 """
 from __future__ import annotations
