@@ -102,15 +102,19 @@ def summarize(results: dict) -> dict:
     return rows
 
 
-def bounds(rows: dict) -> dict:
+def bounds(rows: dict, *, best_round: bool = False) -> dict:
     """{family: {column: the fastest bound's value}}: the bound is whichever hand-fused
-    way was fastest on this machine, column by column."""
+    way was fastest on this machine, column by column. ``best_round`` takes each
+    bound's fastest round instead of its median (whole and steady columns only)."""
     import ways
+    columns = ("whole", "steady") if best_round else ("whole", "cell", "steady")
     out = {}
     for family in {f for f, _ in rows}:
         found = [rows[family, b] for b in ways.BOUNDS if (family, b) in rows]
+        if best_round:
+            found = [r.get("best", r) for r in found]
         if found:
-            out[family] = {c: min(r[c] for r in found) for c in ("whole", "cell", "steady")}
+            out[family] = {c: min(r[c] for r in found) for c in columns}
     return out
 
 
@@ -123,13 +127,7 @@ def beaten(rows: dict) -> list:
     the bound only when it is faster than anything the bound was seen to do.
     """
     import ways
-    best = {}
-    for (family, name), row in rows.items():
-        if name in ways.BOUNDS:
-            seen = row.get("best", row)
-            for c in ("whole", "steady"):
-                best.setdefault(family, {})[c] = min(best.get(family, {}).get(c, seen[c]),
-                                                    seen[c])
+    best = bounds(rows, best_round=True)
     return [f"{family}: {name}: {c}" for (family, name), row in rows.items()
             if name not in ways.BOUNDS and family in best
             for c in ("whole", "steady") if row[c] < best[family][c]]
