@@ -63,7 +63,7 @@ def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
 
 # ---------------------------------------------------------------- the loops
 
-def fused_loop(step, batch_size: int, *, training: bool) -> Callable:
+def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
 
     The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
@@ -71,32 +71,43 @@ def fused_loop(step, batch_size: int, *, training: bool) -> Callable:
     reshuffled copy of the whole set) and scaled to [0, 1] here, inside the
     compiled code. ``bad`` is the index of the first batch whose loss was not
     finite (the loop stops there), else -1.
-    """
-    def loop(images, labels, order):
-        n = int(order.shape[0])
-        tail = n % batch_size
-        full = n // batch_size
-        size = 3 if training else 2
 
-        def run(idx):
+    Every batch, the short one too, goes through one copy of the step, traced and
+    optimized once, its batch size unknown to the graph. XLA must know every shape
+    (``static_shapes``): there the short batch gets a copy of the step of its own.
+    """
+    size = 3 if training else 2
+
+    def loop(images, labels, order):
+        def run(idx):  # one step on the examples order[idx]
             X = scale_pixels(tf.gather(images, idx))
             return tf.stack(step(X, tf.gather(labels, idx)))
 
-        sums, bad = tf.zeros(size), tf.constant(-1)
-        if tail:
-            sums = run(order[:tail])
-            bad = _first_bad(sums, tf.constant(0), bad, training)
-        if full == 0:  # fewer examples than one batch: the short batch was all
-            return sums, bad
-        batches = tf.reshape(order[tail:], (full, batch_size))
-        first = 1 if tail else 0  # the number of the first full batch
+        n = tf.size(order)
+        count = (n + batch_size - 1) // batch_size  # batches in the pass
+        first = n - (count - 1) * batch_size        # the size of the first, short one
+        sums, bad, k = tf.zeros(size), tf.constant(-1), tf.constant(0)
+        if static_shapes:
+            tail = int(order.shape[0]) % batch_size
+            if tail:
+                sums = run(order[:tail])
+                bad, k = _first_bad(sums, k, bad, training), k + 1
+            if int(order.shape[0]) < batch_size:  # the short batch was all
+                return sums, bad
+            full = tf.reshape(order[tail:], (-1, batch_size))  # a row per full batch
 
-        def body(i, sums, bad):
-            out = run(batches[i])
-            return i + 1, sums + out, _first_bad(out, i + first, bad, training)
+            def batch(k):
+                return full[k - 1 if tail else k]
+        else:
+            def batch(k):
+                return order[tf.maximum(first + (k - 1) * batch_size, 0):first + k * batch_size]
 
-        _, sums, bad = tf.while_loop(lambda i, sums, bad: (i < full) & (bad < 0), body,
-                                     (tf.constant(0), sums, bad))
+        def body(k, sums, bad):
+            out = run(batch(k))
+            return k + 1, sums + out, _first_bad(out, k, bad, training)
+
+        _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < count) & (bad < 0), body,
+                                     (k, sums, bad))
         return sums, bad
 
     return loop
@@ -193,19 +204,22 @@ def steps_per_epoch(data_iter) -> Optional[int]:
 class Compiled:
     """A loop compiled as a plain TensorFlow graph, or with XLA (see :func:`use_xla`).
 
-    ``make(jit, autograph)`` returns the ``tf.function``. It is first traced without
-    AutoGraph (the loops here use ``tf.while_loop`` themselves, and converting the
-    code costs start-up time); a net or loss with Python control flow on tensor
-    values gets AutoGraph on a second try. When XLA cannot compile it, it is made
-    again without XLA, unless ``xla=True`` insists. Tracing and compiling fail
+    ``make(jit, autograph, static_shapes)`` returns the ``tf.function``. It is first
+    traced without AutoGraph (the loops here use ``tf.while_loop`` themselves, and
+    converting the code costs start-up time); a net or loss with Python control
+    flow on tensor values gets AutoGraph on a second try. A plain graph is first
+    traced with the batch size unknown, and again with it known when the net needs
+    it (``X.shape[0]`` used as a number). When XLA cannot compile the loop, it is
+    made again without XLA, unless ``xla=True`` insists. Tracing and compiling fail
     before anything runs, so no step is done twice.
     """
 
-    def __init__(self, make: Callable[[bool, bool], Callable], what: str, xla: Optional[bool]):
+    def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
+                 xla: Optional[bool]):
         self.make, self.what = make, what
         self.jit, self.strict = xla is not False, xla is True
-        self.autograph = False
-        self.fn = make(self.jit, self.autograph)
+        self.autograph, self.static = False, self.jit
+        self.fn = make(self.jit, self.autograph, self.static)
 
     def __call__(self, *args):
         while True:
@@ -221,11 +235,16 @@ class Compiled:
                 warnings.warn(f"XLA could not compile the {self.what}; using a plain graph "
                               f"instead ({str(err).splitlines()[0]})", stacklevel=3)
                 self.jit = False
-            except (tf.errors.OpError, FloatingPointError, AssertionError, ValueError):
+            except tf.errors.OpError:
                 raise
             except Exception as err:
-                raise self._compile_error(err) from err
-            self.fn = self.make(self.jit, self.autograph)
+                if not self.static:  # perhaps the net needs to know the batch size
+                    self.static = True
+                elif isinstance(err, (FloatingPointError, AssertionError, ValueError)):
+                    raise
+                else:
+                    raise self._compile_error(err) from err
+            self.fn = self.make(self.jit, self.autograph, self.static)
 
     def _compile_error(self, err: Exception) -> CompileError:
         return CompileError(
@@ -238,7 +257,7 @@ class Compiled:
 _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
 
 
-def compiled(kind: str, objects: tuple, make: Callable[[bool, bool], Callable], what: str,
+def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
              xla: Optional[bool]) -> Compiled:
     """One compiled loop per (kind, net, loss, updater), reused across epochs."""
     key = (kind, xla) + tuple(id(o) for o in objects)
@@ -282,17 +301,18 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
         batches = source_batches(source, source.order()) if source else data_iter
         return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
     if source is not None:
-        loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph: tf.function(
-            fused_loop(step, source.batch_size, training=training),
-            jit_compile=jit, autograph=autograph), kind, xla)
+        loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph, static:
+                        tf.function(fused_loop(step, source.batch_size, training=training,
+                                               static_shapes=static),
+                                    jit_compile=jit, autograph=autograph), kind, xla)
         sums, bad = loop(source.images, source.labels, source.order())
     elif isinstance(data_iter, tf.data.Dataset):
-        loop = compiled("dataset", objects, lambda jit, autograph: tf.function(dataset_loop(
+        loop = compiled("dataset", objects, lambda jit, autograph, _: tf.function(dataset_loop(
             tf.function(step, jit_compile=jit, autograph=autograph), training=training)),
             kind, xla)
         sums, bad = loop(data_iter)
     else:
-        one_step = compiled("step", objects, lambda jit, autograph: tf.function(
+        one_step = compiled("step", objects, lambda jit, autograph, _: tf.function(
             accumulating(step, training=training), jit_compile=jit, autograph=autograph,
             reduce_retracing=True), kind, xla)
         sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)

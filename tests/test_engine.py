@@ -110,6 +110,45 @@ def test_one_program_per_net_reused_across_epochs(fresh):
     assert programs[0].fn.experimental_get_tracing_count() == 1
 
 
+def test_a_plain_graph_traces_the_step_once_for_every_batch_size(fresh):
+    """300 examples in batches of 32: a short batch of 12, then full ones. The graph
+    holds one copy of the net for both sizes; XLA, which must know shapes, two."""
+    for jit_compile, copies in ((False, 1), (True, 2)):
+        train_iter, _ = fresh()
+        model = d2l.SoftmaxRegression(seed=0)
+        traced = []
+
+        def net(X):
+            traced.append(X.shape[0])  # runs when the net is traced, not when it runs
+            return model(X)
+
+        updater = d2l.Updater(model.params, 0.1)
+        sums = engine.run_epoch(make_train_step(net, d2l.cross_entropy, updater),
+                                (net, d2l.cross_entropy, updater), train_iter, training=True,
+                                jit_compile=jit_compile)
+        assert sums[2] == 300 and len(traced) == copies
+        assert traced == ([None] if copies == 1 else [12, 32])
+
+
+def test_a_net_that_needs_the_batch_size_as_a_number_still_trains(fresh):
+    """``tf.reshape(X, (X.shape[0], -1))`` works eagerly (shapes are known there); the
+    plain graph then traces the step again with the batch size known."""
+    results = []
+    for run_eagerly in (True, False):
+        train_iter, _ = fresh()
+        model = d2l.SoftmaxRegression(seed=0)
+
+        def net(X):
+            return model(tf.reshape(X, (X.shape[0], -1)))
+
+        results.append(d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy,
+                                           d2l.Updater(model.params, 0.1),
+                                           run_eagerly=run_eagerly, jit_compile=False))
+        results.append(model.W.numpy())
+    assert results[0] == pytest.approx(results[2], rel=1e-5)
+    np.testing.assert_allclose(results[3], results[1], atol=1e-6)
+
+
 def test_python_control_flow_on_tensors_is_converted(small_dir):
     """A net that branches on a tensor value in Python is traced with AutoGraph."""
     results = []
