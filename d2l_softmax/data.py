@@ -109,6 +109,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     starts, ends = zip(*batch_bounds(n, batch_size, short_first=source.short_first))
     starts, ends = tf.constant(starts, tf.int64), tf.constant(ends, tf.int64)
 
+    @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
     def this_pass_order(_):  # drawn once per pass, from the generator the engine uses too
         order = tf.py_function(source.order, [], tf.int32)
         order.set_shape([n])
@@ -116,6 +117,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
 
     @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
     def batches(order):
+        @tf.autograph.experimental.do_not_convert
         def batch(i):
             idx = order[starts[i]:ends[i]]
             X = scale_pixels(tf.gather(images_t, idx))

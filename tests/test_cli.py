@@ -100,3 +100,61 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys):
     assert main(["train", "--lr", "1e38", "--data-dir", str(small_dir), "--batch-size", "32",
                  "--out", str(tmp_path / "d")]) == 1
     assert "training diverged" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the command's own process
+
+_THREADS = """
+import tensorflow as tf
+from d2l_softmax.cli import _one_thread_per_op
+_one_thread_per_op(tf)
+print(tf.config.threading.get_intra_op_parallelism_threads(),
+      tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_dir, tmp_path):
+    """In a process of its own, ``train`` runs each op on one thread; in a process where
+    TensorFlow already runs, its settings stay. The model is the same, byte for byte."""
+    out = subprocess.run([sys.executable, "-c", _THREADS], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["1", "1"]
+    before = tf.config.threading.get_intra_op_parallelism_threads()
+    from d2l_softmax.cli import _one_thread_per_op
+    _one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
+    assert tf.config.threading.get_intra_op_parallelism_threads() == before
+
+    from test_faults import small_cli
+    args = ["train", "--epochs", "2", "--batch-size", "32", "--seed", "3",
+            "--data-dir", small_dir]
+    own = small_cli(*args, "--out", tmp_path / "own")
+    assert own.wait(timeout=300) == 0, own.stderr.read()
+    assert main([*map(str, args), "--out", str(tmp_path / "here")]) == 0
+    assert (tmp_path / "own" / "model.npz").read_bytes() == \
+        (tmp_path / "here" / "model.npz").read_bytes()
+
+
+def test_the_data_is_read_while_tensorflow_imports(small_dir):
+    """``train`` reads the files in a thread during the import; the loader then finds
+    the arrays read. A problem in the thread is left to the loader to report."""
+    from d2l_softmax import cli, fashion_mnist
+    from d2l_softmax.data import load_data_fashion_mnist
+    cache = fashion_mnist._read_split_cached
+    cache.cache_clear()
+    cli._read_while_importing(small_dir).join()
+    assert cache.cache_info().currsize == 2
+    load_data_fashion_mnist(32, data_dir=small_dir)
+    assert cache.cache_info().hits == 2 and cache.cache_info().misses == 2
+    cli._read_while_importing(small_dir / "nowhere").join()  # raises nothing here
+
+
+def test_the_program_exits_with_the_code_of_main(tmp_path):
+    """``d2l-softmax`` and ``python -m d2l_softmax`` run :func:`cli.run`: main's exit
+    code, after freezing the objects instead of a last sweep."""
+    import configparser
+    entry = configparser.ConfigParser()
+    entry.read(os.path.join(os.path.dirname(__file__), "..", "setup.cfg"))
+    assert "d2l_softmax.cli:run" in entry["options.entry_points"]["console_scripts"]
+    assert run("train", "--data-dir", tmp_path).returncode == 1
+    assert run("train", "--epochs", "0").returncode == 2
+    assert run("--help").returncode == 0

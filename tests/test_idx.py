@@ -138,19 +138,48 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """
 
 
-@pytest.mark.parametrize("kind", ["too long", "bad magic", "over the limit"])
+@pytest.mark.parametrize("kind", ["too long", "bad magic", "over the limit", "one member"])
 def test_gzip_bombs_are_refused_in_small_memory(tmp_path, kind):
-    """300 MiB of zeros in 300 gzip members (315 KB on disk): the peak memory of a
-    process reading it grows by far less than the inflated size."""
-    mib = gzip.compress(b"\0" * (1 << 20))
-    header = {"too long": struct.pack(">4B3i", 0, 0, 8, 3, 10, 28, 28),
-              "bad magic": b"",
+    """300 MiB of zeros in 300 gzip members (315 KB on disk), or in one member (read
+    by :class:`OneMember`, not :mod:`gzip`): the peak memory of a process reading it
+    grows by far less than the inflated size."""
+    mib = b"\0" * (1 << 20)
+    ten_images = struct.pack(">4B3i", 0, 0, 8, 3, 10, 28, 28)
+    header = {"too long": ten_images, "one member": ten_images, "bad magic": b"",
               "over the limit": struct.pack(">4B3i", 0, 0, 8, 3, 2**30, 28, 28)}[kind]
     path = tmp_path / "bomb.gz"
-    path.write_bytes(gzip.compress(header) + mib * 300)
+    if kind == "one member":
+        with gzip.open(path, "wb", compresslevel=1) as f:
+            f.write(header)
+            for _ in range(300):
+                f.write(mib)
+    else:
+        path.write_bytes(gzip.compress(header) + gzip.compress(mib) * 300)
     out = subprocess.run([sys.executable, "-c", _PEAK, str(path)], capture_output=True,
                          text=True, check=True)
     grew_kib = int(out.stdout.split()[-1])
     assert grew_kib < 20 * 1024, (grew_kib, out.stderr)  # < 20 MiB, the bomb is 300 MiB
-    assert {"too long": "too long", "bad magic": "bad IDX magic",
-            "over the limit": "more than"}[kind] in out.stderr
+    assert {"too long": "too long", "bad magic": "bad IDX magic", "over the limit": "more than",
+            "one member": "too long"}[kind] in out.stderr
+
+
+def test_one_member_is_inflated_by_zlib_and_anything_else_by_gzip(tmp_path, monkeypatch):
+    """A one-member file (every Fashion-MNIST file) never reaches :mod:`gzip`; two
+    members, bytes after the member and damage do, and read as before."""
+    array = np.arange(2 * 3 * 5, dtype=np.uint8).reshape(2, 3, 5)
+    raw = idx_bytes(array)
+    one, two = tmp_path / "one.gz", tmp_path / "two.gz"
+    one.write_bytes(gzip.compress(raw))
+    two.write_bytes(gzip.compress(raw[:7]) + gzip.compress(raw[7:]))
+    opened = []
+    real = gzip.GzipFile
+    monkeypatch.setattr(gzip, "GzipFile", lambda *a, **k: opened.append(1) or real(*a, **k))
+    np.testing.assert_array_equal(read_idx(one, 3), array)
+    assert opened == []
+    np.testing.assert_array_equal(read_idx(two, 3), array)
+    assert opened == [1]
+    for bad in (gzip.compress(raw) + b"garbage", gzip.compress(raw)[:-3]):
+        one.write_bytes(bad)
+        with pytest.raises(ValueError, match="gzip"):
+            read_idx(one, 3)
+    assert len(opened) == 3
