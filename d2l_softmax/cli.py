@@ -1,5 +1,7 @@
 """The command line: ``d2l-softmax train | evaluate | predict`` (also ``python -m d2l_softmax``).
 
+This module reads the arguments and reports; :mod:`d2l_softmax.commands` does the work.
+
 Exit codes: 0 success, 1 failure (one line on stderr, no traceback), 2 bad usage,
 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. A run stopped during training
 saves what it has done first.
@@ -12,16 +14,13 @@ import os
 import re
 import struct
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from . import quiet
+from .commands import COMMANDS, PROG, error
 
-PROG = "d2l-softmax"
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
-TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
 
 
 def _positive_int(text: str) -> int:
@@ -105,202 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def _training_animator(path: Path, num_epochs: int):
-    """The curves of :func:`train_ch3`, drawn only when :meth:`save` is allowed: the
-    model and the history are worth more and are saved first."""
-    from .plot import Animator
-
-    class DeferredAnimator(Animator):
-        allow_save = False
-
-        def save(self, path=None):
-            return super().save(path) if self.allow_save else None
-
-    return DeferredAnimator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
-                            legend=["train loss", "train acc", "test acc"], save_path=path)
-
-
-def _save_all(saves: Sequence[tuple[str, Callable]]) -> dict[str, Exception]:
-    """Run every save, most valuable first; one that fails does not stop the others."""
-    failed = {}
-    for name, save in saves:
-        try:
-            save()
-        except (OSError, ValueError) as err:
-            failed[name] = err
-    return failed
-
-
-def _one_thread_per_op(tf) -> None:
-    """Run each op on one thread, when TensorFlow has not started yet (in a process of
-    its own; in a program that already uses TensorFlow its settings stay).
-
-    The chapter's ops are small (a 256 x 784 batch, a 784 x 10 matrix): splitting each
-    across threads costs more than it saves. On the 2-core machine of the README's
-    speed section, the whole command took 0.45 s less; the model is the same, byte
-    for byte. Both settings are TensorFlow's public ``tf.config.threading``.
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow is already running
-        pass
-
-
-def _read_while_importing(data_dir) -> threading.Thread:
-    """Read the four data files in a thread, while TensorFlow is imported (the files
-    are inflated by zlib, which leaves Python's lock to the import). The arrays are
-    kept by :func:`~d2l_softmax.fashion_mnist.read_fashion_mnist` for the loader;
-    a problem is left for the loader to find again and report."""
-    def read():
-        try:
-            from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
-            folder = find_fashion_mnist(data_dir, download=False)
-            for split in ("train", "test"):
-                read_fashion_mnist(folder, split)
-        except Exception:  # reported by load_data_fashion_mnist, in the main thread
-            pass
-
-    thread = threading.Thread(target=read, name="read Fashion-MNIST", daemon=True)
-    thread.start()
-    return thread
-
-
-def cmd_train(args) -> int:
-    reading = _read_while_importing(args.data_dir)
-    import tensorflow as tf
-
-    _one_thread_per_op(tf)
-
-    from . import checkpoint, interrupt
-    from .data import load_data_fashion_mnist
-    from .files import prepare_folder, resolve_target, write_json
-    from .model import SoftmaxRegression, cross_entropy
-    from .optim import Updater, cosine_schedule
-    from .train import predict_ch3, train_ch3
-
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if args.seed is not None:
-        tf.random.set_seed(args.seed)
-    reading.join()
-    train_iter, test_iter = load_data_fashion_mnist(args.batch_size, data_dir=args.data_dir,
-                                                    seed=args.seed)
-    prepare_folder(out)  # before training: a file in the way, a full or read-only disk
-    for name in TRAIN_OUTPUTS:
-        resolve_target(out / name)  # a device, a pipe or a folder there is refused
-    net = SoftmaxRegression(seed=args.seed)
-    print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
-          f"batch size {args.batch_size}, seed {args.seed}")
-    animator = _training_animator(out / "training.png", args.epochs)
-    schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
-        if args.schedule == "cosine" else None
-    history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
-                        Updater(net.params, args.lr), animator=animator, check=False,
-                        lr_schedule=schedule)
-    settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
-                "seed": args.seed, "epochs_done": len(history.train_loss), "epochs": args.epochs}
-    animator.allow_save = True
-    saves = [("model.npz", lambda: checkpoint.save_params(out / "model.npz", net, **settings)),
-             ("history.json", lambda: write_json(out / "history.json",
-                                                 {**history.as_dict(), "settings": settings})),
-             ("training.png", animator.save),
-             ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
-                                                     save_path=out / "predictions.png"))]
-    with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
-        failed = _save_all(saves)
-    if failed:
-        saved = [name for name in TRAIN_OUTPUTS if name not in failed]
-        reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
-        if len(set(reasons.values())) == 1:
-            what = f"{', '.join(failed)} in {out}/: {next(iter(reasons.values()))}"
-        else:
-            what = f"in {out}/: " + "; ".join(f"{n} ({r})" for n, r in reasons.items())
-        _error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
-        return 1
-    if history.interrupted or interrupt.received():
-        print(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
-        return interrupt.exit_code()
-    print(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
-    print(f"Next: {PROG} evaluate {out / 'model.npz'}")
-    return 0
-
-
-def _test_split(data_dir):
-    """The test images and labels: only the two test files are needed."""
-    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
-    return read_fashion_mnist(find_fashion_mnist(data_dir, splits=("test",)), "test")
-
-
-def cmd_evaluate(args) -> int:
-    import numpy as np
-    import tensorflow as tf
-
-    from . import checkpoint
-    from .data import scale_pixels
-    from .fashion_mnist import TEXT_LABELS
-    from .files import resolve_target
-    from .metrics import confusion_matrix
-    from .plot import plot_confusion_matrix
-
-    out = args.out or args.model.with_name("confusion_matrix.png")
-    resolve_target(out)
-    net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
-    images, labels = _test_split(args.data_dir)
-    X = scale_pixels(images[..., None])
-    preds = tf.argmax(net.logits(X), axis=1).numpy()
-    matrix = confusion_matrix(labels, preds)
-    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
-    print(f"test accuracy {np.mean(preds == labels):.4f} on {len(labels)} images\n")
-    width = max(map(len, TEXT_LABELS))
-    print(f"{'class':>{width}}  accuracy")
-    for name, acc in zip(TEXT_LABELS, per_class):
-        print(f"{name:>{width}}  {acc:.4f}")
-    print("\nconfusion matrix (rows: true class, columns: predicted)")
-    print(" " * (width + 1) + " ".join(f"{i:>5d}" for i in range(10)))
-    for name, row in zip(TEXT_LABELS, matrix):
-        print(f"{name:>{width}} " + " ".join(f"{v:>5d}" for v in row))
-    plot_confusion_matrix(matrix, TEXT_LABELS, save_path=out)
-    print(f"\nSaved {out}")
-    return 0
-
-
-def cmd_predict(args) -> int:
-    import numpy as np
-
-    from . import checkpoint
-    from .data import scale_pixels
-    from .fashion_mnist import get_fashion_mnist_labels
-    from .files import resolve_target
-    from .model import softmax
-    from .train import predict_ch3
-
-    out = args.out or args.model.with_name("predictions.png")
-    if not args.images:
-        resolve_target(out)
-    net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
-    if args.images:  # every file is read (and checked) before anything is printed
-        batch = np.stack([checkpoint.read_image(path) for path in args.images])
-        probs = softmax(net.logits(batch[..., None])).numpy()
-        for path, p in zip(args.images, probs):
-            k = int(np.argmax(p))
-            print(f"{path}: {get_fashion_mnist_labels([k])[0]} ({float(p[k]):.1%})")
-        return 0
-    images, labels = _test_split(args.data_dir)
-    X = scale_pixels(images[:args.n, ..., None])
-    axes = predict_ch3(net, [(X, labels[:args.n])], n=args.n, save_path=out)
-    for ax in axes:
-        true, pred = ax.get_title().split("\n")
-        print(f"{true:>12} -> {pred}{'' if true == pred else '   (wrong)'}")
-    print(f"Saved {out}")
-    return 0
-
-
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
-
 _TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\]( name: \S*)?")
 
 
@@ -346,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = describe(err)
         if message is None:
             raise
-        _error(message)
+        error(message)
         return 1
 
 

@@ -106,7 +106,7 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys):
 
 _THREADS = """
 import tensorflow as tf
-from d2l_softmax.cli import _one_thread_per_op
+from d2l_softmax.commands import _one_thread_per_op
 _one_thread_per_op(tf)
 print(tf.config.threading.get_intra_op_parallelism_threads(),
       tf.config.threading.get_inter_op_parallelism_threads())
@@ -120,7 +120,7 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
                          check=True)
     assert out.stdout.split() == ["1", "1"]
     before = tf.config.threading.get_intra_op_parallelism_threads()
-    from d2l_softmax.cli import _one_thread_per_op
+    from d2l_softmax.commands import _one_thread_per_op
     _one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
 
@@ -137,15 +137,15 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
 def test_the_data_is_read_while_tensorflow_imports(small_dir):
     """``train`` reads the files in a thread during the import; the loader then finds
     the arrays read. A problem in the thread is left to the loader to report."""
-    from d2l_softmax import cli, fashion_mnist
+    from d2l_softmax import commands, fashion_mnist
     from d2l_softmax.data import load_data_fashion_mnist
     cache = fashion_mnist._read_split_cached
     cache.cache_clear()
-    cli._read_while_importing(small_dir).join()
+    commands._read_while_importing(small_dir).join()
     assert cache.cache_info().currsize == 2
     load_data_fashion_mnist(32, data_dir=small_dir)
     assert cache.cache_info().hits == 2 and cache.cache_info().misses == 2
-    cli._read_while_importing(small_dir / "nowhere").join()  # raises nothing here
+    commands._read_while_importing(small_dir / "nowhere").join()  # raises nothing here
 
 
 def test_the_program_exits_with_the_code_of_main(tmp_path):

@@ -217,7 +217,7 @@ def test_tensorflow_runtime_errors_are_one_line_without_internals(model, error, 
             "replica:0/task:0/device:CPU:0}} record 7 is damaged\n\t [[{{node IteratorGetNext}}]]"
             " [Op:IteratorGetNext] name: "))
 
-    monkeypatch.setattr("d2l_softmax.cli._test_split", fail)
+    monkeypatch.setattr("d2l_softmax.commands._test_split", fail)
     assert main(["evaluate", str(model)]) == 1
     assert one_error(capsys.readouterr().err) == f"TensorFlow {error}: record 7 is damaged"
 
