@@ -20,7 +20,8 @@ _EXPORTS = {
               "softmax", "softmax_naive", "softmax_regression_grad"],
     "metrics": ["Accumulator", "accuracy", "confusion_matrix"],
     "optim": ["AnalyticUpdater", "Updater", "cosine_schedule", "sgd"],
-    "engine": ["CompileError", "TrainingDivergedError"],
+    "loops": ["TrainingDivergedError"],
+    "engine": ["CompileError"],
     "train": ["History", "evaluate_accuracy", "make_train_step", "predict_ch3", "predict_labels",
               "train_ch3", "train_epoch_ch3"],
     "plot": ["Animator", "plot_confusion_matrix", "set_axes", "show_images", "show_probabilities",
@@ -28,7 +29,7 @@ _EXPORTS = {
     "display": ["save_figure", "use_png_display", "use_svg_display"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = set(_EXPORTS) | {"checkpoint", "cli", "files", "interrupt", "quiet"}
+_SUBMODULES = set(_EXPORTS) | {"checkpoint", "cli", "commands", "files", "interrupt", "quiet"}
 __all__ = sorted(_MODULE_OF)
 __version__ = "0.2.0"
 

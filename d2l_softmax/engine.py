@@ -5,15 +5,7 @@ update) and hands it to :func:`run_epoch`, which picks the fastest loop the data
 allows. A reader who skips this module still understands training completely:
 the loops here only decide *how* the same step is repeated.
 
-- A dataset made by :func:`~d2l_softmax.data.load_data_fashion_mnist` (found with
-  :func:`~d2l_softmax.data.array_source`): one compiled loop over the uint8 images
-  held in memory, gathering each batch by index (:func:`fused_loop`).
-- Any other ``tf.data.Dataset``: the loop over it is compiled (:func:`dataset_loop`).
-- Any other iterable of ``(X, y)``: one compiled step per batch (:func:`step_loop`).
-- ``run_eagerly=True``: the step as plain Python, batch by batch (:func:`eager_loop`).
-
-A step returns a vector of sums, ``(loss, correct, count)`` when training and
-``(correct, count)`` when evaluating; the loops add them up on the device.
+The loops themselves, one per kind of data, are in :mod:`d2l_softmax.loops`.
 
 How to compile (:func:`use_xla`): a plain TensorFlow graph, unless the run is long
 enough to pay back XLA's compile time. Measured on a 2-core CPU from a cold start
@@ -26,150 +18,21 @@ run's path depends only on its length, so a seeded run repeats bit for bit.
 """
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 from collections import OrderedDict
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
 
-from .data import ArraySource, array_source, batch_bounds, scale_pixels
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite."""
-
-    def __init__(self, epoch: Optional[int], batch: int, value: float):
-        where = f"epoch {epoch}, batch {batch}" if epoch else f"batch {batch}"
-        super().__init__(
-            f"training diverged: the loss became {value} at {where}. Try a smaller "
-            "learning rate, and check that the inputs are finite and the labels in range.")
-        self.epoch, self.batch = epoch, batch
+from .data import array_source, scale_pixels
+from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
+                    source_batches, step_loop)
 
 
 class CompileError(TypeError):
     """The user's net, loss or updater could not be traced into a TensorFlow graph."""
-
-
-def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
-    """``bad`` (the index of the first batch with a non-finite loss, or -1) after batch
-    ``i`` gave ``out = (loss, ...)``; it stays -1 when evaluating."""
-    if not training:
-        return bad
-    return tf.where((bad < 0) & ~tf.math.is_finite(out[0]), i, bad)
-
-
-# ---------------------------------------------------------------- the loops
-
-def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False) -> Callable:
-    """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
-
-    The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
-    (the short batch first); each batch is gathered when its turn comes (no
-    reshuffled copy of the whole set) and scaled to [0, 1] here, inside the
-    compiled code. ``bad`` is the index of the first batch whose loss was not
-    finite (the loop stops there), else -1.
-
-    Every batch, the short one too, goes through one copy of the step, traced and
-    optimized once, its batch size unknown to the graph. XLA must know every shape
-    (``static_shapes``): there the short batch gets a copy of the step of its own.
-    """
-    size = 3 if training else 2
-
-    def loop(images, labels, order):
-        def run(idx):  # one step on the examples order[idx]
-            X = scale_pixels(tf.gather(images, idx))
-            return tf.stack(step(X, tf.gather(labels, idx)))
-
-        n = tf.size(order)
-        count = (n + batch_size - 1) // batch_size  # batches in the pass
-        first = n - (count - 1) * batch_size        # the size of the first, short one
-        sums, bad, k = tf.zeros(size), tf.constant(-1), tf.constant(0)
-        if static_shapes:
-            tail = int(order.shape[0]) % batch_size
-            if tail:
-                sums = run(order[:tail])
-                bad, k = _first_bad(sums, k, bad, training), k + 1
-            if int(order.shape[0]) < batch_size:  # the short batch was all
-                return sums, bad
-            full = tf.reshape(order[tail:], (-1, batch_size))  # a row per full batch
-
-            def batch(k):
-                return full[k - 1 if tail else k]
-        else:
-            def batch(k):
-                return order[tf.maximum(first + (k - 1) * batch_size, 0):first + k * batch_size]
-
-        def body(k, sums, bad):
-            out = run(batch(k))
-            return k + 1, sums + out, _first_bad(out, k, bad, training)
-
-        _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < count) & (bad < 0), body,
-                                     (k, sums, bad))
-        return sums, bad
-
-    return loop
-
-
-def dataset_loop(step, *, training: bool) -> Callable:
-    """``loop(dataset) -> (sums, bad)``: the same over any tf.data dataset."""
-    size = 3 if training else 2
-
-    def loop(dataset):
-        sums, bad, i = tf.zeros(size), tf.constant(-1), tf.constant(0)
-        for X, y in dataset:
-            out = tf.stack(step(X, y))
-            sums += out
-            if training and not tf.math.is_finite(out[0]):
-                bad = i
-                break
-            i += 1
-        return sums, bad
-
-    return loop
-
-
-def accumulating(step, *, training: bool) -> Callable:
-    """``step(X, y, sums, bad, i) -> (sums, bad)``: one step that adds its numbers to
-    the running sums, so that a Python loop of compiled steps never waits for them."""
-    def accumulate(X, y, sums, bad, i):
-        out = tf.stack(step(X, y))
-        return sums + out, _first_bad(out, i, bad, training)
-    return accumulate
-
-
-def step_loop(step, batches: Iterable, *, training: bool, stop=None):
-    """``(sums, bad)`` over any iterable, one compiled :func:`accumulating` step a batch."""
-    sums, bad = tf.zeros(3 if training else 2), tf.constant(-1)
-    for i, (X, y) in enumerate(batches):
-        sums, bad = step(X, y, sums, bad, tf.constant(i))
-        if stop is not None and stop.is_set():
-            break
-    return sums, bad
-
-
-def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int],
-               stop: Optional[threading.Event] = None) -> np.ndarray:
-    """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
-    sums = np.zeros(3 if training else 2)
-    for i, (X, y) in enumerate(batches):
-        out = np.array([float(v) for v in step(X, y)])
-        if training and not math.isfinite(out[0]):
-            raise TrainingDivergedError(epoch, i + 1, out[0])
-        sums += out
-        if stop is not None and stop.is_set():
-            break
-    return sums
-
-
-def source_batches(source: ArraySource, order: tf.Tensor):
-    """The batches the fused loop sees, in its order, as Python iterates them."""
-    for start, end in batch_bounds(int(order.shape[0]), source.batch_size, short_first=True):
-        idx = order[start:end]
-        yield (scale_pixels(tf.gather(source.images, idx)),
-               tf.gather(source.labels, idx))
 
 
 # ---------------------------------------------------------------- compiling
