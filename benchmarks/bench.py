@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import recipe  # noqa: E402
-from processes import PROCESS_RUNS, breakdown, whole_processes  # noqa: E402
+from processes import PROCESS_RUNS, breakdown, timed_breakdown, whole_processes  # noqa: E402
 
 # The squeezed recipe: the same model and loss, minibatch SGD with the learning rate
 # decayed along half a cosine (`d2l-softmax train --epochs 30 --batch-size 128
@@ -242,8 +242,8 @@ def main(argv=None) -> int:
           "| x `import tensorflow` wall |\n|---|---|---|---|")
     for name, (wall, peak) in medians.items():
         print(f"| {name} | {wall:.2f} | {peak:.0f} | {wall / base_wall:.2f} |")
-    parts = [_child(["--breakdown"] + (["--data-dir", args.data_dir] if args.data_dir else []))
-             for _ in range(3)]
+    data = ["--data-dir", args.data_dir] if args.data_dir else []
+    parts = [timed_breakdown(lambda a: _child(a + data)) for _ in range(3)]
     print("\n`d2l-softmax train`, where the time goes (median of 3, s): " + ", ".join(
         f"{k} {statistics.median(p[k] for p in parts):.2f}" for k in parts[0]))
 

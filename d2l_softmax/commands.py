@@ -45,7 +45,7 @@ def _save_all(saves: Sequence[tuple[str, Callable]]) -> dict[str, Exception]:
     return failed
 
 
-def _one_thread_per_op(tf) -> None:
+def one_thread_per_op(tf) -> None:
     """Run each op on one thread, when TensorFlow has not started yet (in a process of
     its own; in a program that already uses TensorFlow its settings stay).
 
@@ -61,7 +61,7 @@ def _one_thread_per_op(tf) -> None:
         pass
 
 
-def _read_while_importing(data_dir) -> threading.Thread:
+def read_while_importing(data_dir) -> threading.Thread:
     """Read the four data files in a thread, while TensorFlow is imported (the files
     are inflated by zlib, which leaves Python's lock to the import). The arrays are
     kept by :func:`~d2l_softmax.fashion_mnist.read_fashion_mnist` for the loader;
@@ -81,10 +81,10 @@ def _read_while_importing(data_dir) -> threading.Thread:
 
 
 def cmd_train(args) -> int:
-    reading = _read_while_importing(args.data_dir)
+    reading = read_while_importing(args.data_dir)
     import tensorflow as tf
 
-    _one_thread_per_op(tf)
+    one_thread_per_op(tf)
 
     from . import checkpoint, interrupt
     from .data import load_data_fashion_mnist

@@ -106,8 +106,8 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys):
 
 _THREADS = """
 import tensorflow as tf
-from d2l_softmax.commands import _one_thread_per_op
-_one_thread_per_op(tf)
+from d2l_softmax.commands import one_thread_per_op
+one_thread_per_op(tf)
 print(tf.config.threading.get_intra_op_parallelism_threads(),
       tf.config.threading.get_inter_op_parallelism_threads())
 """
@@ -120,8 +120,8 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
                          check=True)
     assert out.stdout.split() == ["1", "1"]
     before = tf.config.threading.get_intra_op_parallelism_threads()
-    from d2l_softmax.commands import _one_thread_per_op
-    _one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
+    from d2l_softmax.commands import one_thread_per_op
+    one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
 
     from test_faults import small_cli
@@ -141,11 +141,11 @@ def test_the_data_is_read_while_tensorflow_imports(small_dir):
     from d2l_softmax.data import load_data_fashion_mnist
     cache = fashion_mnist._read_split_cached
     cache.cache_clear()
-    commands._read_while_importing(small_dir).join()
+    commands.read_while_importing(small_dir).join()
     assert cache.cache_info().currsize == 2
     load_data_fashion_mnist(32, data_dir=small_dir)
     assert cache.cache_info().hits == 2 and cache.cache_info().misses == 2
-    commands._read_while_importing(small_dir / "nowhere").join()  # raises nothing here
+    commands.read_while_importing(small_dir / "nowhere").join()  # raises nothing here
 
 
 def test_the_program_exits_with_the_code_of_main(tmp_path):
