@@ -31,10 +31,11 @@ def _batches(n):
     return n % BATCH, n // BATCH
 
 
-# The test accuracy is taken 250 images at a time (10,000 = 40 x 250): one product of
-# all 10,000 at once makes a 31 MB float32 copy and measured slower than train_ch3's
-# batches of 256.
-TEST_CHUNK = 250
+def _test_chunk(n):
+    """How many test images the accuracy is taken on at a time: the largest divisor of
+    ``n`` up to the batch size (10,000 = 40 x 250). One product of all 10,000 at once
+    makes a 31 MB float32 copy and measured slower than train_ch3's batches of 256."""
+    return max(d for d in range(1, BATCH + 1) if n % d == 0)
 
 
 def fused_tf(hidden: bool, jit: bool):
@@ -82,8 +83,9 @@ def fused_tf(hidden: bool, jit: bool):
                 batches = tf.reshape(perm[tail:], (full, BATCH))
                 _, s = tf.while_loop(lambda i, s: i < full, lambda i, s: (
                     i + 1, s + step(tf.gather(Xtr, batches[i]), tf.gather(ytr, batches[i]))), (0, s))
-                chunks = tf.reshape(Xte, (-1, TEST_CHUNK, 784))
-                labels = tf.reshape(yte, (-1, TEST_CHUNK))
+                chunk = _test_chunk(yte.shape[0])
+                chunks = tf.reshape(Xte, (-1, chunk, 784))
+                labels = tf.reshape(yte, (-1, chunk))
                 _, correct = tf.while_loop(lambda i, c: i < chunks.shape[0], lambda i, c: (
                     i + 1, c + tf.reduce_sum(tf.cast(
                         tf.argmax(forward(chunks[i])[1], 1, tf.int32) == labels[i], tf.float32))),
@@ -144,9 +146,9 @@ def fused_numpy(hidden: bool):
                         b -= d.sum(0)
                         if back is not None:
                             d = back * (h > 0)
-                test_acc = sum(int((forward(Xte[i:i + TEST_CHUNK])[1].argmax(1)
-                                    == yte[i:i + TEST_CHUNK]).sum())
-                               for i in range(0, len(yte), TEST_CHUNK)) / len(yte)
+                chunk = _test_chunk(len(yte))
+                test_acc = sum(int((forward(Xte[i:i + chunk])[1].argmax(1) == yte[i:i + chunk]).sum())
+                               for i in range(0, len(yte), chunk)) / len(yte)
                 history.append((loss / n, correct / n, test_acc))
                 seconds.append(time.perf_counter() - start)
             _draw_once(history, plot_path)
