@@ -156,8 +156,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def run() -> None:
     """The program (``d2l-softmax``, ``python -m d2l_softmax``): :func:`main`, then exit.
 
-    At exit Python would sweep TensorFlow's million objects in a last garbage
-    collection (0.8 s on the README's machine) only to free memory the operating system
+    At exit Python would sweep TensorFlow's hundreds of thousands of objects in a last
+    garbage collection (0.8 s on the README's machine) only to free memory the system
     frees anyway: they are frozen instead (``gc.freeze``). Files are closed, streams
     flushed and exit handlers run as usual.
     """

@@ -82,6 +82,8 @@ class OneMember(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
+        if not len(buffer):  # zlib reads a limit of 0 as "no limit"
+            return 0
         try:
             while not self.zlib.eof:
                 if not self.input:

@@ -183,3 +183,16 @@ def test_one_member_is_inflated_by_zlib_and_anything_else_by_gzip(tmp_path, monk
         with pytest.raises(ValueError, match="gzip"):
             read_idx(one, 3)
     assert len(opened) == 3
+
+
+def test_a_read_of_nothing_inflates_nothing(tmp_path):
+    """zlib takes a limit of 0 as "no limit": a read of 0 bytes must not inflate the file."""
+    from d2l_softmax.idx import OneMember
+    path = tmp_path / "zeros.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(b"\0" * (8 << 20))
+    with open(path, "rb") as raw:
+        member = OneMember(raw)
+        assert member.read(0) == b"" and member.readinto(bytearray()) == 0
+        assert member.zlib.unconsumed_tail == b"" and not member.zlib.eof
+        assert member.read(5) == b"\0" * 5
