@@ -65,10 +65,15 @@ def read_while_importing(data_dir) -> threading.Thread:
     """Read the four data files in a thread, while TensorFlow is imported (the files
     are inflated by zlib, which leaves Python's lock to the import). The arrays are
     kept by :func:`~d2l_softmax.fashion_mnist.read_fashion_mnist` for the loader;
-    a problem is left for the loader to find again and report."""
+    a problem is left for the loader to find again and report.
+
+    The thread only reads: what it needs (NumPy among it) is imported here first. An
+    import in a thread beside TensorFlow's import can deadlock (seen on Python 3.10
+    with TensorFlow 2.16: both threads waiting, for good)."""
+    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
+
     def read():
         try:
-            from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
             folder = find_fashion_mnist(data_dir, download=False)
             for split in ("train", "test"):
                 read_fashion_mnist(folder, split)

@@ -14,7 +14,8 @@ from d2l_softmax.cli import main
 
 def run(*args, env=None):
     return subprocess.run([sys.executable, "-m", "d2l_softmax", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=600)  # a hang fails the test, not the whole run
 
 
 def test_help_for_each_command():
@@ -158,3 +159,33 @@ def test_the_program_exits_with_the_code_of_main(tmp_path):
     assert run("train", "--data-dir", tmp_path).returncode == 1
     assert run("train", "--epochs", "0").returncode == 2
     assert run("--help").returncode == 0
+
+
+_IMPORTS_IN_THREADS = """
+import sys, threading
+seen = []
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if threading.current_thread() is not threading.main_thread():
+            seen.append(name)
+        return None
+
+sys.meta_path.insert(0, Watch())
+from d2l_softmax import commands
+thread = commands.read_while_importing(sys.argv[1])
+thread.join()
+assert "numpy" in sys.modules and not thread.is_alive()
+print(seen)
+"""
+
+
+def test_the_reading_thread_imports_nothing(small_dir):
+    """An import in a thread beside TensorFlow's import can deadlock (it did, on Python
+    3.10 with TensorFlow 2.16): everything the thread needs is imported before it starts.
+    (The small files hold fewer images than Fashion-MNIST: the thread reads them, finds
+    that out and leaves it to the loader.)"""
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_IN_THREADS, str(small_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
