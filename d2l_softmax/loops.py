@@ -64,30 +64,32 @@ def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = F
             X = scale_pixels(tf.gather(images, idx))
             return tf.stack(step(X, tf.gather(labels, idx)))
 
-        n = tf.size(order)
-        count = (n + batch_size - 1) // batch_size  # batches in the pass
-        first = n - (count - 1) * batch_size        # the size of the first, short one
+        bounds = batch_bounds(int(order.shape[0]), batch_size, short_first=True)
         sums, bad, k = tf.zeros(size), tf.constant(-1), tf.constant(0)
+        if not bounds:  # no examples
+            return sums, bad
         if static_shapes:
             tail = int(order.shape[0]) % batch_size
             if tail:
                 sums = run(order[:tail])
                 bad, k = _first_bad(sums, k, bad, training), k + 1
-            if int(order.shape[0]) < batch_size:  # the short batch was all
+            if tail and len(bounds) == 1:  # the short batch was all
                 return sums, bad
             full = tf.reshape(order[tail:], (-1, batch_size))  # a row per full batch
 
             def batch(k):
                 return full[k - 1 if tail else k]
         else:
+            starts, ends = (tf.constant(column) for column in zip(*bounds))
+
             def batch(k):
-                return order[tf.maximum(first + (k - 1) * batch_size, 0):first + k * batch_size]
+                return order[starts[k]:ends[k]]
 
         def body(k, sums, bad):
             out = run(batch(k))
             return k + 1, sums + out, _first_bad(out, k, bad, training)
 
-        _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < count) & (bad < 0), body,
+        _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < len(bounds)) & (bad < 0), body,
                                      (k, sums, bad))
         return sums, bad
 
