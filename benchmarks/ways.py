@@ -223,9 +223,10 @@ FAMILY = {"the chapter's code": "softmax", "package model": "softmax", "Keras De
 # the book's loop a train_ch3 row is compared with: the same net (the package's model
 # does the chapter's arithmetic)
 BOOK_OF = {"package model": "the chapter's code"}
-# also run with XLA forced (jit_compile=True), to show what the default's choice of a
-# plain graph for a 10-epoch run saves and costs
-XLA_TOO = ("the chapter's code", "package model")
+# every train_ch3 row also runs with XLA forced (jit_compile=True): what the default's
+# plain graph saves and costs in a 10-epoch run, the epochs a run long enough for XLA
+# gets (engine.XLA_MIN_STEPS), and when XLA pays back for each net
+XLA_TOO = tuple(NETS)
 
 
 def all_ways() -> dict:
