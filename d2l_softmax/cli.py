@@ -12,25 +12,34 @@ import argparse
 import gc
 import os
 import re
-import struct
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from . import quiet
+from .checks import check_lr, check_positive_int
 from .commands import COMMANDS, PROG, error
 
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _checked(parse: Callable, check: Callable, what: str) -> Callable:
+    """An argparse type: ``parse`` the text, then ``check`` the value with the library's
+    own check (:mod:`d2l_softmax.checks`); a problem in either is a usage error."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value, "the value")
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return convert
+
+
+_positive_int = _checked(int, check_positive_int, "a positive integer")
+_positive_float = _checked(float, check_lr, "a positive number")
 
 
 def _image_count(text: str) -> int:
@@ -38,23 +47,6 @@ def _image_count(text: str) -> int:
     if value > MAX_PREDICT:
         raise argparse.ArgumentTypeError(f"at most {MAX_PREDICT} images fit in one grid, "
                                          f"got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    try:  # the update runs in float32: the value must survive the conversion
-        as_float32 = struct.unpack("f", struct.pack("f", value))[0]
-    except OverflowError:
-        as_float32 = float("inf")
-    if as_float32 == 0 or as_float32 == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is {as_float32} in float32, the precision "
-                                         "training runs in: use a value in 1e-38..3e38")
     return value
 
 

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from .checks import check_positive_int
 from .fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
     DEBIAN_DIR, ENV_VAR, HOW_TO_GET_THE_DATA, IMAGE_SHAPE, NUM_CLASSES, SPLITS, TEXT_LABELS,
     DataNotFoundError, find_fashion_mnist, get_fashion_mnist_labels, read_fashion_mnist)
@@ -132,13 +133,6 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     if not resize:  # the engine trains on the 28x28 arrays themselves
         _SOURCES[ds] = source
     return ds
-
-
-def check_positive_int(value, what: str) -> int:
-    """``value`` as an int, if it is an integer >= 1 (a bool is not); else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,

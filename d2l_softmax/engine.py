@@ -70,18 +70,18 @@ class Compiled:
     ``make(jit, autograph, static_shapes)`` returns the ``tf.function``. It is first
     traced without AutoGraph (the loops here use ``tf.while_loop`` themselves, and
     converting the code costs start-up time); a net or loss with Python control
-    flow on tensor values gets AutoGraph on a second try. A plain graph is first
-    traced with the batch size unknown, and again with it known when the net needs
-    it (``X.shape[0]`` used as a number). When XLA cannot compile the loop, it is
-    made again without XLA, unless ``xla=True`` insists. Tracing and compiling fail
-    before anything runs, so no step is done twice.
+    flow on tensor values gets AutoGraph on a second try. A loop that hides the batch
+    size from a plain graph (``hides_batch_size``: the fused loop) is traced again
+    with it known when the net needs it (``X.shape[0]`` used as a number). When XLA
+    cannot compile the loop, it is made again without XLA, unless ``xla=True``
+    insists. Tracing and compiling fail before anything runs, so no step is done twice.
     """
 
     def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
-                 xla: Optional[bool]):
+                 xla: Optional[bool], *, hides_batch_size: bool = False):
         self.make, self.what = make, what
         self.jit, self.strict = xla is not False, xla is True
-        self.autograph, self.static = False, self.jit
+        self.autograph, self.static = False, self.jit or not hides_batch_size
         self.fn = make(self.jit, self.autograph, self.static)
 
     def __call__(self, *args):
@@ -121,13 +121,13 @@ _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
 
 
 def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
-             xla: Optional[bool]) -> Compiled:
+             xla: Optional[bool], *, hides_batch_size: bool = False) -> Compiled:
     """One compiled loop per (kind, net, loss, updater), reused across epochs."""
     key = (kind, xla) + tuple(id(o) for o in objects)
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key][1]
-    fn = Compiled(make, what, xla)
+    fn = Compiled(make, what, xla, hides_batch_size=hides_batch_size)
     _PROGRAMS[key] = (objects, fn)  # holding the objects keeps their ids unique
     while len(_PROGRAMS) > 16:
         _PROGRAMS.popitem(last=False)
@@ -167,7 +167,8 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
         loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph, static:
                         tf.function(fused_loop(step, source.batch_size, training=training,
                                                static_shapes=static),
-                                    jit_compile=jit, autograph=autograph), kind, xla)
+                                    jit_compile=jit, autograph=autograph), kind, xla,
+                        hides_batch_size=True)
         sums, bad = loop(source.images, source.labels, source.order())
     elif isinstance(data_iter, tf.data.Dataset):
         loop = compiled("dataset", objects, lambda jit, autograph, _: tf.function(dataset_loop(

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from .data import check_positive_int
+from .checks import check_positive_int
 
 
 def _logits(X) -> tf.Tensor:

@@ -11,30 +11,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from .data import check_positive_int
+from .checks import check_lr, check_positive_int
 from .model import SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad
-
-
-def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float:
-    """lr as a float, after checking it is a positive number that float32 (the dtype
-    the update runs in) holds as a finite non-zero value: 1e-50 would round to 0
-    and 1e39 to inf."""
-    if isinstance(lr, (bool, str, bytes)):
-        raise ValueError(f"{what} must be a positive number, got {lr!r}")
-    try:
-        value = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a positive number, got {lr!r}") from None
-    if zero_ok and value == 0:
-        return 0.0
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{what} must be a positive finite number, got {lr!r}")
-    with np.errstate(over="ignore"):  # 1e39 becomes inf: that is what is checked
-        as_float32 = float(np.float32(value))
-    if as_float32 == 0 or not math.isfinite(as_float32):
-        raise ValueError(f"{what} {value!r} is {as_float32} in float32, the precision the "
-                         "update runs in: use a value between 1e-38 and 3e38")
-    return value
 
 
 def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,

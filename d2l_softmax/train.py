@@ -22,7 +22,7 @@ from typing import Callable, Optional
 import tensorflow as tf
 
 from . import engine
-from .data import check_positive_int
+from .checks import check_positive_int
 from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt

@@ -144,3 +144,12 @@ def small_disk(tmp_path):
     yield mount
     for folder in mounted:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def fresh(small_dir):
+    """A fresh loader of the small files with a fixed seed: each call draws the same
+    sequence of passes."""
+    import d2l_softmax as d2l
+    return lambda batch_size=32: d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir,
+                                                             seed=5)

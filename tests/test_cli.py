@@ -25,9 +25,9 @@ def test_help_for_each_command():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "--epochs", "0"], "expected a positive integer, got 0"),
-    (["train", "--lr", "-1"], "expected a positive finite number"),
-    (["train", "--lr", "nan"], "expected a positive finite number"),
+    (["train", "--epochs", "0"], "the value must be a positive integer, got 0"),
+    (["train", "--lr", "-1"], "must be a positive finite number, got -1.0"),
+    (["train", "--lr", "nan"], "must be a positive finite number, got nan"),
     (["train", "--batch-size", "x"], "expected a positive integer, got 'x'"),
     (["fly"], "invalid choice"),
 ])
