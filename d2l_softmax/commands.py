@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 PROG = "d2l-softmax"
 TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
@@ -19,29 +19,17 @@ def error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
-def _training_animator(path: Path, num_epochs: int):
-    """The curves of :func:`train_ch3`, drawn only when :meth:`save` is allowed: the
-    model and the history are worth more and are saved first."""
-    from .plot import Animator
-
-    class DeferredAnimator(Animator):
-        allow_save = False
-
-        def save(self, path=None):
-            return super().save(path) if self.allow_save else None
-
-    return DeferredAnimator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
-                            legend=["train loss", "train acc", "test acc"], save_path=path)
-
-
-def _save_all(saves: Sequence[tuple[str, Callable]]) -> dict[str, Exception]:
-    """Run every save, most valuable first; one that fails does not stop the others."""
+def _save_all(saves: Sequence[tuple[str, Callable]],
+              done: Callable[[str], None]) -> dict[str, Exception]:
+    """Run every save, most valuable first; one that fails does not stop the others.
+    ``done(name)`` follows each."""
     failed = {}
     for name, save in saves:
         try:
             save()
         except (OSError, ValueError) as err:
             failed[name] = err
+        done(name)
     return failed
 
 
@@ -85,7 +73,10 @@ def read_while_importing(data_dir) -> threading.Thread:
     return thread
 
 
-def cmd_train(args) -> int:
+def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
+    """``clock(phase)``, if given, is called as each phase ends: "import", "data",
+    "training", then each file's name as it is saved (for the benchmark's breakdown)."""
+    clock = clock or (lambda phase: None)
     reading = read_while_importing(args.data_dir)
     import tensorflow as tf
 
@@ -96,7 +87,9 @@ def cmd_train(args) -> int:
     from .files import prepare_folder, resolve_target, write_json
     from .model import SoftmaxRegression, cross_entropy
     from .optim import Updater, cosine_schedule
+    from .plot import Animator
     from .train import predict_ch3, train_ch3
+    clock("import")
 
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if args.seed is not None:
@@ -104,21 +97,25 @@ def cmd_train(args) -> int:
     reading.join()
     train_iter, test_iter = load_data_fashion_mnist(args.batch_size, data_dir=args.data_dir,
                                                     seed=args.seed)
+    clock("data")
     prepare_folder(out)  # before training: a file in the way, a full or read-only disk
     for name in TRAIN_OUTPUTS:
         resolve_target(out / name)  # a device, a pipe or a folder there is refused
     net = SoftmaxRegression(seed=args.seed)
     print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
           f"batch size {args.batch_size}, seed {args.seed}")
-    animator = _training_animator(out / "training.png", args.epochs)
+    # drawn only when saved, after the model and the history: they are worth more
+    animator = Animator(xlabel="epoch", xlim=[1, args.epochs], ylim=[0.3, 0.9],
+                        legend=["train loss", "train acc", "test acc"],
+                        save_path=out / "training.png", save_every=None)
     schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
         if args.schedule == "cosine" else None
     history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
                         Updater(net.params, args.lr), animator=animator, check=False,
                         lr_schedule=schedule)
+    clock("training")
     settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
                 "seed": args.seed, "epochs_done": len(history.train_loss), "epochs": args.epochs}
-    animator.allow_save = True
     saves = [("model.npz", lambda: checkpoint.save_params(out / "model.npz", net, **settings)),
              ("history.json", lambda: write_json(out / "history.json",
                                                  {**history.as_dict(), "settings": settings})),
@@ -126,7 +123,7 @@ def cmd_train(args) -> int:
              ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
                                                      save_path=out / "predictions.png"))]
     with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
-        failed = _save_all(saves)
+        failed = _save_all(saves, clock)
     if failed:
         saved = [name for name in TRAIN_OUTPUTS if name not in failed]
         reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}

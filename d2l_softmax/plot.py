@@ -73,14 +73,15 @@ class Animator:
     the figure to ``save_path`` (default: a new file in the temporary folder, printed
     once) every ``save_every`` seconds from the first point, and at :meth:`close` (or
     when the program exits, for a script that never calls it): a run shorter than
-    that is drawn once, at the end.
+    that is drawn once, at the end. ``save_every=None`` leaves saving to the caller,
+    who calls :meth:`save` when it suits (the command line saves the model first).
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
                  xscale="linear", yscale="linear", fmts=("-o", "m--s", "g-.^", "r:D"),
                  nrows=1, ncols=1, figsize=(3.5, 2.5), *, save_path=None,
                  verbose: bool = True, live: Optional[bool] = None,
-                 save_every: float = 2.0):
+                 save_every: Optional[float] = 2.0):
         self.legend = list(legend or [])
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.xscale, self.yscale = xscale, yscale
@@ -129,7 +130,9 @@ class Animator:
         else:  # drawn when saved
             if self.verbose:
                 self._print_point(x, y)
-            self._unsaved = True
+            self._unsaved = self.save_every is not None
+            if not self._unsaved:  # the caller saves
+                return
             now = time.monotonic()
             if self._saved_at is None:
                 self._saved_at = now  # the clock starts at the first point

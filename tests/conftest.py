@@ -4,8 +4,11 @@ import gzip
 import os
 import shutil
 import signal
+import socket
+import stat
 import struct
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -153,3 +156,70 @@ def fresh(small_dir):
     import d2l_softmax as d2l
     return lambda batch_size=32: d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir,
                                                              seed=5)
+
+
+# ---------------------------------------------------------------- helpers for several modules
+
+SPECIAL = ["char device", "named pipe", "socket", "folder", "link to a char device"]
+
+
+def make_special(path, kind: str):
+    """A non-regular file at ``path``: a /dev/null-like character device, a named
+    pipe, a socket, a folder, or a symbolic link to such a device."""
+    if kind in ("char device", "link to a char device"):
+        node = path if kind == "char device" else path.with_name(path.name + ".dev")
+        try:  # the numbers of /dev/null: writing to it is harmless
+            os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device needs root")
+        if node != path:
+            path.symlink_to(node)
+    elif kind == "named pipe":
+        os.mkfifo(path)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()
+    else:
+        path.mkdir()
+    return path
+
+
+_PEAK = """
+import resource, sys
+{setup}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    {call}
+except ValueError as err:
+    print(err, file=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def peak_growth_kib(setup: str, call: str, *args) -> tuple[int, str]:
+    """How much (KiB) the peak memory of a fresh Python process grows while it runs
+    ``call`` (after ``setup``; ``sys.argv[1:]`` is ``args``), and its stderr, where
+    the message of a ValueError goes."""
+    script = _PEAK.format(setup=setup, call=call)
+    out = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
+                         text=True, check=True, timeout=600)
+    return int(out.stdout.split()[-1]), out.stderr
+
+
+_SMALL_CLI = """
+import sys
+from d2l_softmax import data
+data.SPLITS.update({splits!r})
+from d2l_softmax.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def small_cli(*args, prefix=(), **popen):
+    """``d2l-softmax ARGS`` as a separate process that accepts the small data files."""
+    script = _SMALL_CLI.format(splits=dict(fashion_mnist.SPLITS))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([*prefix, sys.executable, "-c", script, *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            **popen)

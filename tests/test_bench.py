@@ -58,3 +58,28 @@ def test_run_process_measures_wall_time_and_peak_memory():
     assert 300 <= peak < 1000  # the child's own peak, in MiB, not this process's
     with pytest.raises(RuntimeError, match="exit code 3"):
         processes.run_process([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_the_breakdown_times_the_command_itself(small_dir, monkeypatch):
+    """The breakdown runs ``cmd_train`` with a clock, not a copy of its steps."""
+    import gc
+    import time
+
+    from d2l_softmax import commands
+    phases = []
+    real = commands.cmd_train
+
+    def spy(args, *, clock):
+        phases.extend(["called"])
+        return real(args, clock=lambda phase: (phases.append(phase), clock(phase)))
+
+    monkeypatch.setattr(commands, "cmd_train", spy)
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # not in the test process
+    start = time.perf_counter()
+    parts = processes.breakdown(str(small_dir))
+    wall = time.perf_counter() - start
+    assert phases == ["called", "import", "data", "training", "model.npz", "history.json",
+                      "training.png", "predictions.png"]
+    assert list(parts) == ["import", "data", "compile", "train", "plots", "save"]
+    assert parts["train"] > 0 and parts["plots"] > 0 and parts["save"] > 0
+    assert min(parts["import"], parts["data"]) >= 0 and sum(parts.values()) <= wall

@@ -3,7 +3,6 @@ import io
 import json
 import os
 import struct
-import subprocess
 import sys
 import zipfile
 import zlib
@@ -16,7 +15,7 @@ from PIL import Image
 
 import d2l_softmax as d2l
 from d2l_softmax import checkpoint, files
-from conftest import scratch_folder
+from conftest import peak_growth_kib, scratch_folder
 
 
 def test_round_trip_gives_bitwise_equal_predictions(tmp_path):
@@ -233,19 +232,6 @@ def test_pickles_and_folders_are_not_models(tmp_path):
         checkpoint.load_params(tmp_path)
 
 
-# peak memory (KiB) that checkpoint.<reader>(path) adds, measured in a fresh process
-_PEAK = """
-import resource, sys
-from d2l_softmax import checkpoint
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    getattr(checkpoint, sys.argv[1])(sys.argv[2])
-except ValueError as err:
-    print(err, file=sys.stderr)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-"""
-
-
 def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
     """W.npy declares (784, 10) and inflates to 200 MiB: only the declared bytes (and
     one more) are inflated, so the reading process grows by far less than that."""
@@ -259,10 +245,10 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
         for name in ("b", "meta"):
             zf.writestr(name + ".npy", members[name])
     assert path.stat().st_size < 1 << 20
-    out = subprocess.run([sys.executable, "-c", _PEAK, "read_model_arrays", str(path)], capture_output=True,
-                         text=True, check=True)
-    assert "W has more bytes of data" in out.stderr
-    assert int(out.stdout.split()[-1]) < 20 * 1024, out.stdout  # KiB: < 20 MiB of 200
+    grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
+                                       "checkpoint.read_model_arrays(sys.argv[1])", path)
+    assert "W has more bytes of data" in stderr
+    assert grew_kib < 20 * 1024, grew_kib  # KiB: < 20 MiB of 200
 
 
 # ---------------------------------------------------------------- images
@@ -320,10 +306,10 @@ def _png_header(width: int, height: int) -> bytes:
 def test_huge_images_are_refused_before_decoding(tmp_path, side):
     path = tmp_path / "huge.png"
     path.write_bytes(_png_header(side, side))
-    out = subprocess.run([sys.executable, "-c", _PEAK, "read_image", str(path)], capture_output=True,
-                         text=True, check=True)
-    assert "too large to read (more than 67,108,864 pixels)" in out.stderr
-    assert int(out.stdout.split()[-1]) < 30 * 1024  # KiB; decoding would take 81-400 MB
+    grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
+                                       "checkpoint.read_image(sys.argv[1])", path)
+    assert "too large to read (more than 67,108,864 pixels)" in stderr
+    assert grew_kib < 30 * 1024  # KiB; decoding would take 81-400 MB
 
 
 _IMAGES = {}

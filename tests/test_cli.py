@@ -125,7 +125,7 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
     one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
 
-    from test_faults import small_cli
+    from conftest import small_cli
     args = ["train", "--epochs", "2", "--batch-size", "32", "--seed", "3",
             "--data-dir", small_dir]
     own = small_cli(*args, "--out", tmp_path / "own")

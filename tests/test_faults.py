@@ -19,7 +19,7 @@ from PIL import Image
 import d2l_softmax as d2l
 from d2l_softmax import checkpoint, data
 from d2l_softmax.cli import describe, main
-from test_files import make_special
+from conftest import make_special, small_cli
 
 
 def one_error(stderr: str) -> str:
@@ -33,24 +33,6 @@ def one_error(stderr: str) -> str:
 @pytest.fixture
 def model(tmp_path):
     return checkpoint.save_params(tmp_path / "model.npz", d2l.SoftmaxRegression(seed=0))
-
-
-_SMALL_CLI = """
-import sys
-from d2l_softmax import data
-data.SPLITS.update({splits!r})
-from d2l_softmax.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def small_cli(*args, prefix=(), **popen):
-    """``d2l-softmax ARGS`` as a separate process that accepts the small data files."""
-    script = _SMALL_CLI.format(splits=dict(data.SPLITS))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([*prefix, sys.executable, "-c", script, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            **popen)
 
 
 # ---------------------------------------------------------------- 1. outputs

@@ -3,7 +3,6 @@ a full disk or a killed save leaves the old file whole and no temporaries piling
 import os
 import random
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -13,35 +12,11 @@ import pytest
 
 from d2l_softmax import files
 from d2l_softmax.files import WriteError, write_atomically
+from conftest import SPECIAL, make_special
 
 
 def _temporaries(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
-
-
-def make_special(path, kind: str):
-    """A non-regular file at ``path``: a /dev/null-like character device, a named
-    pipe, a socket, a folder, or a symbolic link to such a device."""
-    if kind in ("char device", "link to a char device"):
-        node = path if kind == "char device" else path.with_name(path.name + ".dev")
-        try:  # the numbers of /dev/null: writing to it is harmless
-            os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-        except PermissionError:
-            pytest.skip("making a device needs root")
-        if node != path:
-            path.symlink_to(node)
-    elif kind == "named pipe":
-        os.mkfifo(path)
-    elif kind == "socket":
-        sock = socket.socket(socket.AF_UNIX)
-        sock.bind(str(path))
-        sock.close()
-    else:
-        path.mkdir()
-    return path
-
-
-SPECIAL = ["char device", "named pipe", "socket", "folder", "link to a char device"]
 
 
 def _identity(path):

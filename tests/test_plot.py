@@ -97,6 +97,13 @@ def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     one = (tmp_path / "b.png").read_bytes()
     b.add(2, [0.4, 0.7])
     assert one[:8] == PNG and (tmp_path / "b.png").read_bytes() != one  # saved at each point
+    c = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "c.png",
+                     verbose=False, save_every=None)
+    for epoch in (1, 2):
+        c.add(epoch, [0.5, 0.6])
+    c.close()
+    assert not (tmp_path / "c.png").exists()  # None: only when the caller says
+    assert c.save() == tmp_path / "c.png" and (tmp_path / "c.png").read_bytes()[:8] == PNG
 
 
 def _probabilities(n=5, q=10, seed=0):
