@@ -70,7 +70,7 @@ def test_the_breakdown_times_the_command_itself(small_dir, monkeypatch):
     real = commands.cmd_train
 
     def spy(args, *, clock):
-        phases.extend(["called"])
+        phases.append("called")
         return real(args, clock=lambda phase: (phases.append(phase), clock(phase)))
 
     monkeypatch.setattr(commands, "cmd_train", spy)
