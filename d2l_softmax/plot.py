@@ -130,9 +130,9 @@ class Animator:
         else:  # drawn when saved
             if self.verbose:
                 self._print_point(x, y)
-            self._unsaved = self.save_every is not None
-            if not self._unsaved:  # the caller saves
+            if self.save_every is None:  # the caller saves
                 return
+            self._unsaved = True
             now = time.monotonic()
             if self._saved_at is None:
                 self._saved_at = now  # the clock starts at the first point
