@@ -136,6 +136,17 @@ def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Calla
     return fn
 
 
+def first_batch(data_iter) -> Optional[tuple]:
+    """The first batch ``(X, y)`` that iterating ``data_iter`` gives, or None when it
+    has none. A dataset made by the loader gives it from its arrays directly, the same
+    batch (see :func:`~d2l_softmax.loops.source_batches`), without starting a tf.data
+    iterator for one batch (0.04-0.08 s in a fresh process)."""
+    source = array_source(data_iter)
+    for X, y in source_batches(source, source.order()) if source else data_iter:
+        return X, y
+    return None
+
+
 def warm_up(net, updater, data_iter) -> None:
     """Build a Keras model and optimizer eagerly: variables cannot be created in a loop."""
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)

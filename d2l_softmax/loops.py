@@ -148,8 +148,10 @@ def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int],
 
 
 def source_batches(source: ArraySource, order: tf.Tensor):
-    """The batches the fused loop sees, in its order, as Python iterates them."""
-    for start, end in batch_bounds(int(order.shape[0]), source.batch_size, short_first=True):
+    """The batches that iterating the dataset gives, in ``order``, as Python iterates
+    them: a training set's short batch first, as the fused loop also takes it."""
+    for start, end in batch_bounds(int(order.shape[0]), source.batch_size,
+                                   short_first=source.short_first):
         idx = order[start:end]
         yield (scale_pixels(tf.gather(source.images, idx)),
                tf.gather(source.labels, idx))

@@ -221,10 +221,10 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     batch of ``test_iter`` is looked at, so at most one batch is shown.
     """
     n = check_positive_int(n, "n")
-    for X, y in test_iter:
-        break
-    else:
+    batch = engine.first_batch(test_iter)
+    if batch is None:
         raise ValueError("test_iter yielded no examples")
+    X, y = batch
     n = min(int(n), int(X.shape[0]))
     trues = get_fashion_mnist_labels(y[:n])
     preds = get_fashion_mnist_labels(predict_labels(net, X[:n]))

@@ -104,3 +104,26 @@ def test_steps_per_epoch_when_known_without_iterating(fresh):
     assert engine.steps_per_epoch(train_iter) == 10  # 300 examples: ceil(300 / 32)
     assert engine.steps_per_epoch(list(train_iter)) == 10
     assert engine.steps_per_epoch(b for b in train_iter) is None
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_first_batch_is_the_batch_iterating_gives(fresh, split):
+    """The loader's datasets give their first batch from the arrays: the batch iterating
+    gives (a test set's full batch first, a training set's short one), and the pass
+    after it is the one iterating would give next."""
+    pick = 0 if split == "train" else 1
+    by_hand, ours = fresh(batch_size=32)[pick], fresh(batch_size=32)[pick]
+    expected = [next(iter(by_hand)) for _ in range(2)]  # two passes' first batches
+    got = [engine.first_batch(ours), next(iter(ours))]
+    assert int(got[0][1].shape[0]) == (12 if split == "train" else 32)  # 300 = 12 + 9 x 32
+    for (X, y), (eX, ey) in zip(got, expected):
+        np.testing.assert_array_equal(X.numpy(), eX.numpy())
+        np.testing.assert_array_equal(y.numpy(), ey.numpy())
+
+
+def test_first_batch_of_any_iterable(fresh):
+    batches = list(fresh(batch_size=32)[1])
+    X, y = engine.first_batch(batches)
+    assert X is batches[0][0] and y is batches[0][1]
+    assert engine.first_batch(b for b in batches[1:]) is not None
+    assert engine.first_batch([]) is None
