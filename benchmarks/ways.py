@@ -35,12 +35,12 @@ def chapter_softmax(seed):
     b = tf.Variable(tf.zeros(10))
 
     def softmax(X):
-        X_exp = tf.exp(X)
-        partition = tf.reduce_sum(X_exp, 1, keepdims=True)
-        return X_exp / partition  # The broadcast mechanism is applied here
+        X_exp = d2l.exp(X)
+        partition = d2l.reduce_sum(X_exp, 1, keepdims=True)
+        return X_exp / partition  # The broadcasting mechanism is applied here
 
     def net(X):
-        return softmax(tf.matmul(tf.reshape(X, (-1, W.shape[0])), W) + b)
+        return softmax(d2l.matmul(d2l.reshape(X, (-1, W.shape[0])), W) + b)
 
     def cross_entropy(y_hat, y):
         return -tf.math.log(tf.boolean_mask(y_hat, tf.one_hot(y, depth=y_hat.shape[-1])))

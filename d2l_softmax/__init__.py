@@ -12,6 +12,10 @@ quiet.before_tensorflow()
 
 # name -> module that defines it, in the order data flows
 _EXPORTS = {
+    "book": ["Timer", "abs", "arange", "argmax", "astype", "concat", "cos", "cosh", "exp", "eye",
+             "float32", "int32", "linreg", "linspace", "load_array", "matmul", "meshgrid",
+             "normal", "numpy", "ones", "rand", "reduce_sum", "reshape", "sin", "sinh", "size",
+             "squared_loss", "stack", "synthetic_data", "tanh", "tensor", "transpose", "zeros"],
     "idx": ["read_idx"],
     "fashion_mnist": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist",
                       "get_fashion_mnist_labels", "read_fashion_mnist"],
@@ -22,21 +26,23 @@ _EXPORTS = {
     "optim": ["AnalyticUpdater", "Updater", "cosine_schedule", "sgd"],
     "loops": ["TrainingDivergedError"],
     "engine": ["CompileError"],
-    "train": ["History", "evaluate_accuracy", "make_train_step", "predict_ch3", "predict_labels",
-              "train_ch3", "train_epoch_ch3"],
-    "plot": ["Animator", "plot_confusion_matrix", "set_axes", "show_images", "show_probabilities",
-             "show_weight_strip", "show_weights"],
+    "train": ["History", "evaluate_accuracy", "evaluate_loss", "make_train_step", "predict_ch3",
+              "predict_labels", "train_ch3", "train_epoch_ch3"],
+    "plots": ["Animator", "plot", "set_axes", "set_figsize", "show_images"],
+    "figures": ["plot_confusion_matrix", "show_probabilities", "show_weight_strip", "show_weights"],
     "display": ["save_figure", "use_png_display", "use_svg_display"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = set(_EXPORTS) | {"checkpoint", "cli", "commands", "files", "interrupt", "quiet"}
-__all__ = sorted(_MODULE_OF)
+__all__ = sorted(_MODULE_OF) + ["plt"]
 __version__ = "0.2.0"
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:  # d2l.plot, d2l.train, ...: imported on first use
+    if name in _SUBMODULES:  # d2l.plots, d2l.train, ...: imported on first use
         return importlib.import_module(f".{name}", __name__)
+    if name == "plt":  # the book's d2l.plt
+        return importlib.import_module("matplotlib.pyplot")
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'd2l_softmax' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)

@@ -87,7 +87,7 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
     from .files import prepare_folder, resolve_target, write_json
     from .model import SoftmaxRegression, cross_entropy
     from .optim import Updater, cosine_schedule
-    from .plot import Animator
+    from .plots import Animator
     from .train import predict_ch3, train_ch3
     clock("import")
 
@@ -156,7 +156,7 @@ def cmd_evaluate(args) -> int:
     from .fashion_mnist import TEXT_LABELS
     from .files import resolve_target
     from .metrics import confusion_matrix
-    from .plot import plot_confusion_matrix
+    from .figures import plot_confusion_matrix
 
     out = args.out or args.model.with_name("confusion_matrix.png")
     resolve_target(out)

@@ -31,6 +31,7 @@ import tensorflow as tf
 from .data import array_source, scale_pixels
 from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
                     source_batches, step_loop)
+from .python_state import python_state
 
 
 class CompileError(TypeError):
@@ -124,13 +125,16 @@ _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
 
 def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
              xla: Optional[bool], *, hides_batch_size: bool = False) -> Compiled:
-    """One compiled loop per (kind, net, loss, updater), reused across epochs."""
-    key = (kind, xla) + tuple(id(o) for o in objects)
+    """One compiled loop per (kind, net, loss, updater), reused across epochs while the
+    Python state it baked in is the same (:func:`~d2l_softmax.python_state.python_state`:
+    new ``W`` and ``b`` under the same names, or a new ``lr`` float, get a new program)."""
+    state, kept = python_state(*objects)
+    key = (kind, xla, state)
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
-        return _PROGRAMS[key][1]
+        return _PROGRAMS[key][-1]
     fn = Compiled(make, what, xla, hides_batch_size=hides_batch_size)
-    _PROGRAMS[key] = (objects, fn)  # holding the objects keeps their ids unique
+    _PROGRAMS[key] = (objects, kept, fn)  # holding what the key counts by id keeps ids unique
     while len(_PROGRAMS) > 16:
         _PROGRAMS.popitem(last=False)
     return fn

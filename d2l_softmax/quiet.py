@@ -12,6 +12,12 @@ the one import of TensorFlow that follows, sends file descriptor 2 to a
 temporary file, then writes back every line that is not such a log line. Python
 errors, warnings and anything else reach the terminal as before.
 
+TensorFlow also warns, through Python's logging, when a function is traced again and
+again ("5 out of the last 5 calls to <function fused_loop.<locals>.loop> triggered
+tf.function retracing"). For the package's own loops that is the design (one program
+per net, see :mod:`d2l_softmax.engine`), not a mistake of the user's: that warning is
+dropped for them, and kept for the user's own functions.
+
 Set ``D2L_SOFTMAX_VERBOSE=1`` (or pass ``--verbose`` on the command line) to see
 everything TensorFlow prints.
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -122,17 +129,36 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+# The package's compiled loops and steps, as TensorFlow names them in its warnings
+_OWN_FUNCTIONS = ("fused_loop.<locals>.", "dataset_loop.<locals>.", "accumulating.<locals>.",
+                  "make_train_step.<locals>.", "make_eval_step.<locals>.")
+
+
+class _OwnRetracing(logging.Filter):
+    """Drops TensorFlow's retracing warning when it is about the package's own loops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and any(name in message for name in _OWN_FUNCTIONS))
+
+
+_OWN_RETRACING = _OwnRetracing()
 _set_level = False  # whether before_tensorflow() set TF_CPP_MIN_LOG_LEVEL
 
 
 def before_tensorflow() -> None:
-    """Make the coming ``import tensorflow`` quiet (unless :func:`verbose`).
+    """Make the coming ``import tensorflow`` quiet (unless :func:`verbose`), and drop
+    TensorFlow's retracing warnings about the package's own loops.
 
-    A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept. Does nothing when TensorFlow
-    is imported already.
+    A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept. When TensorFlow is imported
+    already, only the warnings are seen to.
     """
     global _set_level
-    if verbose() or "tensorflow" in sys.modules:
+    if verbose():
+        return
+    logging.getLogger("tensorflow").addFilter(_OWN_RETRACING)  # adding it twice adds it once
+    if "tensorflow" in sys.modules:
         return
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
@@ -146,6 +172,7 @@ def show_logs() -> None:
     when it is imported, prints all its log lines."""
     global _set_level
     os.environ[VERBOSE_VAR] = "1"
+    logging.getLogger("tensorflow").removeFilter(_OWN_RETRACING)
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _QuietFinder)]
     if _set_level:
         os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)

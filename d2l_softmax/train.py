@@ -27,7 +27,7 @@ from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
 from .metrics import correct_count
-from .plot import Animator, show_images
+from .plots import Animator, show_images
 
 
 @dataclass
@@ -73,6 +73,7 @@ def make_train_step(net, loss, updater) -> Callable:
     mean_loss = isinstance(loss, tf.keras.losses.Loss)  # Keras losses average the batch
 
     def step(X, y):
+        y = tf.convert_to_tensor(y)
         if hasattr(updater, "train_step"):
             y_hat, l = updater.train_step(X, y)
         else:
@@ -85,7 +86,9 @@ def make_train_step(net, loss, updater) -> Callable:
                 updater(_batch_size(X), tape.gradient(l, updater.params))
         count = tf.cast(tf.size(y), tf.float32)
         l_sum = tf.cast(l, tf.float32) * count if mean_loss else tf.reduce_sum(tf.cast(l, tf.float32))
-        return l_sum, correct_count(y_hat, y), count
+        # float labels are a regression's targets: accuracy does not apply there
+        correct = correct_count(y_hat, y) if y.dtype.is_integer else tf.constant(float("nan"))
+        return l_sum, correct, count
 
     return step
 
@@ -103,6 +106,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
                     jit_compile: Optional[bool] = None, _epoch: Optional[int] = None,
                     _stop=None, _run_steps: Optional[int] = None) -> tuple[float, float]:
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
+    The accuracy is NaN for float labels (a regression's targets).
 
     ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``;
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
@@ -121,7 +125,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
         raise ValueError("train_iter yielded no examples")
     if not math.isfinite(loss_sum):
         raise TrainingDivergedError(_epoch, -1, loss_sum)
-    return loss_sum / count, correct / count
+    return float(loss_sum / count), float(correct / count)
 
 
 def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
@@ -137,7 +141,21 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
                                       run_eagerly=run_eagerly, jit_compile=jit_compile)
     if count == 0:
         raise ValueError("data_iter yielded no examples")
-    return correct / count
+    return float(correct / count)
+
+
+def evaluate_loss(net, data_iter, loss) -> float:
+    """The mean loss of ``net`` per example over ``data_iter`` (the book's helper from
+    the model-selection chapter). ``loss``: as :func:`train_epoch_ch3` takes it."""
+    total, count = 0.0, 0
+    for X, y in data_iter:
+        _, l = _forward(net, loss, X, y)
+        n = int(tf.size(y)) if l.shape.rank == 0 else int(tf.size(l))  # a mean, or one a row
+        total += float(tf.reduce_sum(l)) * (n if l.shape.rank == 0 else 1)
+        count += n
+    if count == 0:
+        raise ValueError("data_iter yielded no examples")
+    return total / count
 
 
 # ---------------------------------------------------------------- the chapter's loop

@@ -66,7 +66,7 @@ def test_one_program_per_net_reused_across_epochs(fresh):
     before = len(engine._PROGRAMS)
     for _ in range(3):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
-    programs = [fn for key, (objs, fn) in engine._PROGRAMS.items() if net in objs]
+    programs = [fn for objs, _, fn in engine._PROGRAMS.values() if objs[0] is net]
     assert len(programs) == 1 and len(engine._PROGRAMS) <= max(before + 1, 16)
     assert programs[0].fn.experimental_get_tracing_count() == 1
 
@@ -127,3 +127,48 @@ def test_first_batch_of_any_iterable(fresh):
     assert X is batches[0][0] and y is batches[0][1]
     assert engine.first_batch(b for b in batches[1:]) is not None
     assert engine.first_batch([]) is None
+
+
+CHAPTER = """
+import tensorflow as tf
+import d2l_softmax as d2l
+W = tf.Variable(tf.random.normal(shape=(784, 10), mean=0, stddev=0.01, seed=1))
+b = tf.Variable(tf.zeros(10))
+def softmax(X):
+    X_exp = tf.exp(X)
+    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
+    return X_exp / partition
+def net(X):
+    return softmax(tf.matmul(tf.reshape(X, (-1, W.shape[0])), W) + b)
+def cross_entropy(y_hat, y):
+    return -tf.math.log(tf.boolean_mask(y_hat, tf.one_hot(y, depth=y_hat.shape[-1])))
+class Updater:
+    def __init__(self, params, lr):
+        self.params = params
+        self.lr = lr
+    def __call__(self, batch_size, grads):
+        d2l.sgd(self.params, grads, self.lr, batch_size)
+updater = Updater([W, b], lr=0.1)
+"""
+
+
+def test_a_re_run_cell_is_never_answered_by_a_stale_program(fresh):
+    """The chapter's code in a notebook: re-running the cell that makes W and b (the
+    net reads them by name), or setting the book's Updater's lr (a Python float),
+    takes effect, as it does in the book's eager loop."""
+    ns = {}
+    exec(CHAPTER, ns)
+    net, loss, updater = ns["net"], ns["cross_entropy"], ns["updater"]
+    train_iter, test_iter = fresh()
+    d2l.train_epoch_ch3(net, train_iter, loss, updater)
+    assert d2l.evaluate_accuracy(net, test_iter) > 0.5
+    exec("W = tf.Variable(tf.zeros((784, 10))); b = tf.Variable(tf.zeros(10))", ns)
+    eager = d2l.evaluate_accuracy(net, test_iter, run_eagerly=True)  # all scores equal: class 0
+    assert eager < 0.3 and d2l.evaluate_accuracy(net, test_iter) == eager
+    ns["updater"] = updater = ns["Updater"]([ns["W"], ns["b"]], lr=0.1)
+    d2l.train_epoch_ch3(net, train_iter, loss, updater)
+    assert float(tf.reduce_max(tf.abs(ns["W"]))) > 0  # the new W trained
+    updater.lr = 0.0
+    before = ns["W"].numpy()
+    d2l.train_epoch_ch3(net, train_iter, loss, updater)
+    assert (ns["W"].numpy() == before).all()  # lr 0: nothing moves

@@ -78,6 +78,31 @@ tf.function(lambda x: x * 2, jit_compile=True)(tf.constant(1.0))
     assert "Traceback" not in out.stderr
 
 
+MANY_NETS = """
+import sys
+import d2l_softmax as d2l
+import tensorflow as tf
+X, y = tf.random.uniform((64, 28, 28, 1)), tf.random.uniform((64,), maxval=10, dtype=tf.int32)
+data = [(X[:32], y[:32]), (X[32:], y[32:])]
+for seed in range(8):  # a notebook re-run eight times: one program per net, by design
+    net = d2l.SoftmaxRegression(seed=seed)
+    d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(net.params, 0.1))
+    d2l.evaluate_accuracy(net, data)
+own = tf.function(lambda x: x * 2)
+for n in range(8):  # the user's own function, retraced for every new shape: warned
+    own(tf.zeros((n,)))
+"""
+
+
+def test_retracing_warnings_only_for_the_users_own_functions():
+    out = _python(MANY_NETS)
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if "triggered tf.function retracing" in line]
+    assert warnings and all("<lambda>" in line for line in warnings), out.stderr
+    verbose = _python(MANY_NETS, D2L_SOFTMAX_VERBOSE="1")
+    assert "calls to <function accumulating.<locals>.accumulate" in verbose.stderr  # all shown
+
+
 def test_help_and_usage_errors_do_not_import_tensorflow():
     code = """
 import sys

@@ -247,7 +247,7 @@ def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, 
     from d2l_softmax import engine
 
     def paths(net):  # how its training epoch was compiled (evaluation: a plain graph)
-        return {key[1] for key, (objs, _) in engine._PROGRAMS.items()
+        return {key[1] for key, (objs, _, _) in engine._PROGRAMS.items()
                 if key[0] == "fused" and objs[0] is net and len(objs) == 4}
 
     graph, _ = _fit(small_dir, False, plot_path=tmp_path / "a.png")

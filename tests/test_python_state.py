@@ -1,0 +1,88 @@
+"""The fingerprint of what a trace bakes in: it changes exactly when a new trace would
+differ, and it stays the same while nothing changed (so programs are reused)."""
+import tensorflow as tf
+
+import d2l_softmax as d2l
+from d2l_softmax.python_state import python_state
+
+CELL = """
+import tensorflow as tf
+W = tf.Variable(tf.zeros((4, 3)))
+scale = 2.0
+def helper(Z):
+    return Z * scale
+def net(X):
+    return helper(tf.matmul(X, W))
+"""
+
+
+def _state(*objects):
+    return python_state(*objects)[0]
+
+
+def test_a_rebound_global_or_a_new_number_changes_the_state():
+    ns = {}
+    exec(CELL, ns)
+    net = ns["net"]
+    first = _state(net)
+    assert _state(net) == first and hash(_state(net)) == hash(first)
+    ns["W"].assign(tf.ones((4, 3)))  # a new value in the same variable: read when run
+    assert _state(net) == first
+    exec("W = tf.Variable(tf.zeros((4, 3)))", ns)  # a new variable under the same name
+    second = _state(net)
+    assert second != first
+    ns["scale"] = 3.0  # a number the helper reads: a constant in the program
+    assert _state(net) != second
+    ns["scale"] = 2.0
+    assert _state(net) == second
+
+
+def test_objects_closures_methods_and_tf_functions_are_followed():
+    class Updater:  # the book's: lr is a Python float
+        def __init__(self, params, lr):
+            self.params, self.lr = params, lr
+
+        def __call__(self, batch_size, grads):
+            d2l.sgd(self.params, grads, self.lr, batch_size)
+
+    W = tf.Variable(1.0)
+    updater = Updater([W], 0.1)
+    before = _state(updater)
+    updater.lr = 0.05
+    assert _state(updater) != before
+    updater.params = [tf.Variable(1.0)]
+    after = _state(updater)
+    assert after != _state(Updater([W], 0.05))
+
+    k = [1.0]
+
+    def make():
+        factor = k[0]
+        return lambda X: X * factor
+
+    assert _state(make()) != _state((k.__setitem__(0, 2.0), make())[1])  # closure value
+    assert _state(updater.__call__) == _state(updater.__call__)         # a bound method
+    wrapped = tf.function(lambda X: X * W)
+    assert _state(wrapped) == _state(wrapped)
+    wrapped(tf.constant(1.0))  # calling a tf.function changes its own counters, not this
+    assert _state(wrapped) == _state(wrapped)
+
+
+def test_the_package_objects_are_stable_and_cycles_end():
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = d2l.Updater(net.params, 0.1)
+    state = _state(net, d2l.cross_entropy, updater)
+    updater.lr = 0.01  # kept in a variable: the program reads it when it runs
+    assert _state(net, d2l.cross_entropy, updater) == state
+    loop = [1.0]
+    loop.append(loop)
+    assert _state(loop) == _state(loop)
+    long = list(range(1000))
+    assert _state(long)[0][1] == 1000  # counted by identity and length, not walked
+
+
+def test_what_counts_by_identity_is_kept():
+    ns = {}
+    exec(CELL, ns)
+    state, kept = python_state(ns["net"])
+    assert any(obj is ns["W"] for obj in kept) and any(obj is ns["net"] for obj in kept)
