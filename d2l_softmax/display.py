@@ -109,6 +109,14 @@ def subplots(rows: int, cols: int, figsize, **kwargs):
                         **kwargs)
 
 
+class ShownAxes(list):
+    """The axes of a figure already shown: a list that a notebook does not echo under
+    the figure when a cell ends in the call (IPython asks ``_ipython_display_`` first)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def finish(fig: Figure, save_path) -> None:
     """Save ``fig`` if asked; outside Jupyter then close it, so it does not linger."""
     if save_path is not None:

@@ -78,6 +78,8 @@ class Compiled:
     with it known when the net needs it (``X.shape[0]`` used as a number). When XLA
     cannot compile the loop, it is made again without XLA, unless ``xla=True``
     insists. Tracing and compiling fail before anything runs, so no step is done twice.
+    A graph tensor used as a Python value (``.numpy()``, ``int(X[0])``) raises
+    :class:`CompileError`; any other error in the code is raised as it is.
     """
 
     def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
@@ -106,10 +108,10 @@ class Compiled:
             except Exception as err:
                 if not self.static:  # perhaps the net needs to know the batch size
                     self.static = True
-                elif isinstance(err, (FloatingPointError, AssertionError, ValueError)):
-                    raise
-                else:
+                elif "symbolic" in str(err).lower():  # a graph's tensor used as a value
                     raise self._compile_error(err) from err
+                else:  # a mistake in the code itself, which running it eagerly would meet too
+                    raise
             self.fn = self.make(self.jit, self.autograph, self.static)
 
     def _compile_error(self, err: Exception) -> CompileError:

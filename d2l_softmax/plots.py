@@ -9,6 +9,7 @@ the model learned are in :mod:`d2l_softmax.figures`.
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import tempfile
 import time
@@ -204,8 +205,7 @@ class Animator:
         """Write the figure as PNG (atomically) and return its path."""
         if path is None:
             if self.save_path is None:
-                folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
-                self.save_path = folder / time.strftime("animator-%Y%m%d-%H%M%S.png")
+                self.save_path = _new_plot_file()
             path = self.save_path
         self.draw()
         own = Path(path) == self.save_path
@@ -225,6 +225,17 @@ class Animator:
         if self._unsaved and not self.live:
             self.save()
         self._handle = None
+
+
+def _new_plot_file() -> Path:
+    """A new, empty PNG file in the temporary folder, named by the time: an animator's
+    own, which no other animator (in this program or another) is given."""
+    folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=time.strftime("animator-%Y%m%d-%H%M%S-"),
+                                suffix=".png", dir=folder)
+    os.close(fd)
+    return Path(name)
 
 
 def _close_at_exit(animator: "weakref.ref[Animator]") -> None:

@@ -27,6 +27,7 @@ from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
 from .metrics import correct_count
+from .display import ShownAxes
 from .plots import Animator, show_images
 
 
@@ -41,6 +42,13 @@ class History:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def __repr__(self) -> str:  # one line: the last epoch's numbers
+        if not self.train_loss:
+            return "History(no epochs)"
+        return (f"History({len(self.train_loss)} epochs{', interrupted' if self.interrupted else ''}"
+                f": train loss {self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.4f}, "
+                f"test acc {self.test_acc[-1]:.4f})")
 
 
 # ---------------------------------------------------------------- one step
@@ -232,7 +240,8 @@ def predict_labels(net, X: tf.Tensor) -> tf.Tensor:
 
 
 def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8):
-    """Show the first ``n`` test images titled "true\npredicted"; return their axes.
+    """Show the first ``n`` test images titled "true\npredicted"; return their axes (a
+    list that a notebook does not echo under the figure, as the book returns nothing).
 
     The images are laid out in a grid of at most ``max_cols`` columns, rows as
     needed (6 images: one row, as in the book; 12: two rows of 6). Only the first
@@ -249,4 +258,4 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     titles = [true + "\n" + pred for true, pred in zip(trues, preds)]
     rows = -(-n // max_cols)
     cols = -(-n // rows)  # as even as the rows allow
-    return show_images(X[:n, :, :, 0], rows, cols, titles=titles, save_path=save_path)[:n]
+    return ShownAxes(show_images(X[:n, :, :, 0], rows, cols, titles=titles, save_path=save_path)[:n])

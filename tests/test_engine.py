@@ -39,6 +39,20 @@ def test_a_net_that_cannot_be_traced_says_so(fresh):
     assert np.isfinite(loss)
 
 
+def test_a_mistake_in_the_net_is_raised_as_it_is(fresh):
+    """Not a CompileError saying to avoid .numpy(): the error running it would give."""
+    train_iter, _ = fresh()
+    model = d2l.SoftmaxRegression(seed=0)
+
+    def net(X):
+        return model(d2l.reshap(X, (-1, 784)))  # a typo
+
+    with pytest.raises(AttributeError, match="reshap"):
+        d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(model.params, 0.1))
+    with pytest.raises(ZeroDivisionError):
+        d2l.evaluate_accuracy(lambda X: model(X) / 0 if 1 / 0 else 0, train_iter)
+
+
 def test_a_net_that_cannot_be_traced_is_traced_again_only_where_shapes_could_help(fresh):
     """Only the fused loop hides the batch size, so only there is a failed trace tried
     again with it known; over any other data the error comes after one trace."""

@@ -192,3 +192,30 @@ def test_stdout_pieces_are_joined_whatever_the_flushing():
     assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
         ("stream", "stdout", "a\nb\n"), ("display_data", None, None),
         ("stream", "stdout", "c\n"), ("stream", "stderr", "d\n")]
+
+
+BOOK_CELLS = [
+    "import d2l_softmax as d2l\nimport tensorflow as tf\n"
+    "X = tf.random.stateless_uniform((64, 28, 28, 1), seed=[1, 2])\n"
+    "y = tf.cast(tf.reduce_mean(X, [1, 2, 3]) > 0.5, tf.int32)\n"
+    "data = [(X[:32], y[:32]), (X[32:], y[32:])]\n"
+    "net = d2l.SoftmaxRegression(seed=0)",
+    "d2l.train_ch3(net, data, data, d2l.cross_entropy, 2, d2l.Updater(net.params, 0.1), "
+    "check=False)",
+    "d2l.predict_ch3(net, data)",
+]
+
+
+def test_cells_ending_in_the_books_calls_show_what_the_book_shows(tmp_path):
+    """train_ch3's history echoes as one line; predict_ch3 shows its figure and nothing
+    more (the book's returns None), not a repr of its axes."""
+    nb = nbformat.v4.new_notebook(cells=[new_code_cell(c) for c in BOOK_CELLS])
+    nb = execute(tmp_path / "book.ipynb", nb=nb, timeout=300)
+    _assert_shows_well(nb)
+    training, predicting = nb.cells[1], nb.cells[2]
+    echoed = [o.data["text/plain"] for o in training.outputs if o.output_type == "execute_result"]
+    assert len(echoed) == 1 and re.fullmatch(
+        r"History\(2 epochs: train loss \d\.\d{4}, train acc \d\.\d{4}, test acc \d\.\d{4}\)",
+        echoed[0]), echoed
+    assert len(_images(predicting)) == 1
+    assert [o.output_type for o in predicting.outputs] == ["display_data"]

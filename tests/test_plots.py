@@ -5,6 +5,7 @@ import re
 import select
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -45,6 +46,18 @@ def test_animator_in_a_script_prints_lines_and_writes_png(tmp_path):
         b.add(epoch, (l, acc))
     b.close()
     assert (tmp_path / "b.png").read_bytes() == (tmp_path / "a.png").read_bytes()
+
+
+def test_animators_without_a_path_never_share_a_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    paths = []
+    for y in (0.5, 0.7):  # two runs in the same second
+        a = d2l.Animator(legend=["acc"], verbose=False)
+        a.add(1, y)
+        paths.append(a.save())
+    assert paths[0] != paths[1] and paths[0].parent == paths[1].parent == tmp_path / "d2l_softmax-plots"
+    assert all(p.read_bytes()[:8] == PNG for p in paths)
+    assert paths[0].read_bytes() != paths[1].read_bytes()
 
 
 def test_animator_limits_widen_to_show_every_point(tmp_path):
