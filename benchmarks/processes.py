@@ -62,7 +62,8 @@ def breakdown(data_dir=None) -> dict:
     "plots": s, "save": s}. The data is read during the import; "data" is what is
     left after it. "compile" is the first epoch less a steady one."""
     start = time.perf_counter()
-    from d2l_softmax import cli, commands
+    from d2l_softmax import cli, commands, interrupt
+    interrupt.forget()  # as cli.main does: signals from before are not this run's
     marks = {}
     with tempfile.TemporaryDirectory() as tmp:
         args = cli.build_parser().parse_args(

@@ -45,3 +45,16 @@ def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float
         raise ValueError(f"{what} {value!r} is {rounded} in float32, the precision the "
                          "update runs in: use a value between 1e-38 and 3e38")
     return value
+
+
+MAX_SEED = 2**63 - 1  # TensorFlow's seeds are int64
+
+
+def check_seed(seed, what: str = "seed"):
+    """``seed`` as an int in 0..2**63 - 1, or None (no seed: a different run each time)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
+            not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{what} must be None or an integer in 0..{MAX_SEED}, got {seed!r}")
+    return int(seed)

@@ -9,6 +9,7 @@ saves what it has done first.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from . import quiet
-from .checks import check_lr, check_positive_int
+from .checks import check_lr, check_positive_int, check_seed
 from .commands import COMMANDS, PROG, error
 
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
@@ -40,6 +41,7 @@ def _checked(parse: Callable, check: Callable, what: str) -> Callable:
 
 _positive_int = _checked(int, check_positive_int, "a positive integer")
 _positive_float = _checked(float, check_lr, "a positive number")
+_seed = _checked(int, check_seed, "an integer")
 
 
 def _image_count(text: str) -> int:
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch size (256)")
     train.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                        help="learning rate per epoch: constant (the chapter) or cosine-decayed")
-    train.add_argument("--seed", type=int, default=None,
+    train.add_argument("--seed", type=_seed, default=None,
                        help="seed for initialisation and shuffling: the run becomes reproducible")
     train.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST IDX files")
     train.add_argument("--out", type=Path, help="output folder (runs/<timestamp>/)")
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "grey and 28x28).")
     predict.add_argument("model", type=Path, help="a model.npz written by 'train'")
     predict.add_argument("images", nargs="*", type=Path, help="image files to classify")
-    predict.add_argument("--n", type=_image_count, default=12,
+    predict.add_argument("--n", type=_image_count, default=None,
                          help=f"test images to show (12, at most {MAX_PREDICT})")
     predict.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
     predict.add_argument("--out", type=Path, help="PNG for the grid (predictions.png beside the model)")
@@ -120,29 +122,88 @@ def describe(err: BaseException) -> Optional[str]:
     return None
 
 
+class GuardedOutput:
+    """The command's stdout: a write that fails (the reader of a pipe went away, a full
+    device) ends the output, not the work. Training stops after its epoch, as after a
+    first Ctrl-C, and saves what it has done; the last lines go to stderr
+    (:func:`~d2l_softmax.commands.say`). ``failure`` is the error, or None."""
+
+    def __init__(self, stream):
+        self.stream, self.failure = stream, None
+
+    def write(self, text: str) -> int:
+        if self.failure is None:
+            try:
+                return self.stream.write(text)
+            except OSError as err:
+                self._fail(err)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.failure is None:
+            try:
+                self.stream.flush()
+            except OSError as err:
+                self._fail(err)
+
+    def _fail(self, err: OSError) -> None:
+        from . import interrupt
+        self.failure = err
+        interrupt.stop_soon()
+        try:  # what is left in the buffer, and Python's flush at exit, go nowhere quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "predict":
+        if args.images and (args.n is not None or args.out is not None):
+            parser.error("--n and --out are for the grid of test images; "
+                         "with IMAGE files the predictions are printed")
+        args.n = 12 if args.n is None else args.n
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = _parse(argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     if args.verbose:
         quiet.show_logs()
     from . import interrupt
     interrupt.forget()
+    stdout = sys.stdout = GuardedOutput(sys.stdout)
     try:
         with interrupt.terminate_as_interrupt():
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+        stdout.flush()  # a closed pipe shows here at the latest, not in Python's exit
+        if stdout.failure is not None:
+            if stdout.failure.errno != errno.EPIPE:  # a pipe closed by its reader is no error
+                error(f"could not write to standard output: {describe(stdout.failure)}")
+            return 141 if stdout.failure.errno == errno.EPIPE else 1
+        return code
     except KeyboardInterrupt:
         code = interrupt.exit_code()
         print(f"{PROG}: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
         return code
-    except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
     except Exception as err:
         message = describe(err)
         if message is None:
             raise
         error(message)
         return 1
+    finally:
+        sys.stdout = stdout.stream
 
 
 def run() -> None:

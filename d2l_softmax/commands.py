@@ -6,6 +6,7 @@ an exit code; the commands here import TensorFlow only when they run.
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,16 +20,18 @@ def error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
-def _save_all(saves: Sequence[tuple[str, Callable]],
-              done: Callable[[str], None]) -> dict[str, Exception]:
-    """Run every save, most valuable first; one that fails does not stop the others.
-    ``done(name)`` follows each."""
+def _save_all(saves: Sequence[tuple[str, Callable]], done: Callable[[str], None], *,
+              stop_at_first: bool = False) -> dict[str, Exception]:
+    """Run every save, most valuable first; one that fails does not stop the others,
+    unless it is the first and ``stop_at_first``. ``done(name)`` follows each."""
     failed = {}
-    for name, save in saves:
+    for i, (name, save) in enumerate(saves):
         try:
             save()
         except (OSError, ValueError) as err:
             failed[name] = err
+            if stop_at_first and i == 0:
+                break
         done(name)
     return failed
 
@@ -73,6 +76,56 @@ def read_while_importing(data_dir) -> threading.Thread:
     return thread
 
 
+def say(line: str) -> None:
+    """Print one of a run's last lines (where the results are): on stdout, or on stderr
+    when stdout can no longer be written (the reader went away): it is worth knowing."""
+    dead = getattr(sys.stdout, "failure", None) is not None
+    print(line, file=sys.stderr if dead else sys.stdout)
+
+
+def new_run_folder(parent: Path = Path("runs")) -> Path:
+    """``runs/<date>-<time>``, made here; ``-2``, ``-3``... when another run (started in
+    the same second) has that one: two runs never share a folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{parent}/{stamp}: a thousand runs started in this second")
+
+
+def _save_run(out: Path, saves, clock) -> tuple[dict[str, Exception], Optional[Path]]:
+    """Save the run's files in ``out``, the model first; return what failed and where the
+    files went instead. When the model cannot be saved there, the others are not
+    written beside an older model either: all go to a new temporary folder."""
+    failed = _save_all(saves(out), clock, stop_at_first=True)
+    if "model.npz" not in failed:
+        return failed, None
+    failed = {name: failed["model.npz"] for name in TRAIN_OUTPUTS}  # none is in out
+    try:
+        rescue = Path(tempfile.mkdtemp(prefix=f"{PROG}-run-"))
+    except OSError:
+        return failed, None
+    return failed, (None if _save_all(saves(rescue), clock) else rescue)
+
+
+def _saving_failed(out: Path, failed: dict, rescue: Optional[Path]) -> None:
+    saved = [name for name in TRAIN_OUTPUTS if name not in failed]
+    reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
+    if len(set(reasons.values())) == 1:
+        what = f"{', '.join(failed)} in {out}/: {next(iter(reasons.values()))}"
+    else:
+        what = f"in {out}/: " + "; ".join(f"{n} ({r})" for n, r in reasons.items())
+    if rescue is not None:
+        error(f"could not save {what}; saved them in {rescue}/ instead")
+    else:
+        error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
+
+
 def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
     """``clock(phase)``, if given, is called as each phase ends: "import", "data",
     "training", then each file's name as it is saved (for the benchmark's breakdown)."""
@@ -91,53 +144,56 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
     from .train import predict_ch3, train_ch3
     clock("import")
 
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if args.seed is not None:
         tf.random.set_seed(args.seed)
     reading.join()
     train_iter, test_iter = load_data_fashion_mnist(args.batch_size, data_dir=args.data_dir,
                                                     seed=args.seed)
     clock("data")
-    prepare_folder(out)  # before training: a file in the way, a full or read-only disk
-    for name in TRAIN_OUTPUTS:
-        resolve_target(out / name)  # a device, a pipe or a folder there is refused
-    net = SoftmaxRegression(seed=args.seed)
-    print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
-          f"batch size {args.batch_size}, seed {args.seed}")
-    # drawn only when saved, after the model and the history: they are worth more
-    animator = Animator(xlabel="epoch", xlim=[1, args.epochs], ylim=[0.3, 0.9],
-                        legend=["train loss", "train acc", "test acc"],
-                        save_path=out / "training.png", save_every=None)
-    schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
-        if args.schedule == "cosine" else None
-    history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
-                        Updater(net.params, args.lr), animator=animator, check=False,
-                        lr_schedule=schedule)
+    out = args.out if args.out is not None else new_run_folder()
+    made = not out.exists() or args.out is None  # ours to remove if the run saves nothing
+    try:
+        prepare_folder(out)  # before training: a file in the way, a full or read-only disk
+        for name in TRAIN_OUTPUTS:
+            resolve_target(out / name)  # a device, a pipe or a folder there is refused
+        net = SoftmaxRegression(seed=args.seed)
+        print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
+              f"batch size {args.batch_size}, seed {args.seed}")
+        # drawn only when saved, after the model and the history: they are worth more
+        animator = Animator(xlabel="epoch", xlim=[1, float(args.epochs)], ylim=[0.3, 0.9],
+                            legend=["train loss", "train acc", "test acc"], save_every=None)
+        schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
+            if args.schedule == "cosine" else None
+        history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
+                            Updater(net.params, args.lr), animator=animator, check=False,
+                            lr_schedule=schedule)
+    except BaseException:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # an empty folder tells nothing
+        raise
     clock("training")
     settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
                 "seed": args.seed, "epochs_done": len(history.train_loss), "epochs": args.epochs}
-    saves = [("model.npz", lambda: checkpoint.save_params(out / "model.npz", net, **settings)),
-             ("history.json", lambda: write_json(out / "history.json",
-                                                 {**history.as_dict(), "settings": settings})),
-             ("training.png", animator.save),
-             ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
-                                                     save_path=out / "predictions.png"))]
+
+    def saves(folder: Path):
+        return [("model.npz", lambda: checkpoint.save_params(folder / "model.npz", net,
+                                                             **settings)),
+                ("history.json", lambda: write_json(folder / "history.json",
+                                                    {**history.as_dict(), "settings": settings})),
+                ("training.png", lambda: animator.save(folder / "training.png")),
+                ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
+                                                        save_path=folder / "predictions.png"))]
+
     with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
-        failed = _save_all(saves, clock)
+        failed, rescue = _save_run(out, saves, clock)
     if failed:
-        saved = [name for name in TRAIN_OUTPUTS if name not in failed]
-        reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
-        if len(set(reasons.values())) == 1:
-            what = f"{', '.join(failed)} in {out}/: {next(iter(reasons.values()))}"
-        else:
-            what = f"in {out}/: " + "; ".join(f"{n} ({r})" for n, r in reasons.items())
-        error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
+        _saving_failed(out, failed, rescue)
         return 1
     if history.interrupted or interrupt.received():
-        print(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
+        say(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
         return interrupt.exit_code()
-    print(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
-    print(f"Next: {PROG} evaluate {out / 'model.npz'}")
+    say(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
+    say(f"Next: {PROG} evaluate {out / 'model.npz'}")
     return 0
 
 

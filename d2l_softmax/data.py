@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from .checks import check_positive_int
+from .checks import check_positive_int, check_seed
 from .fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
     DEBIAN_DIR, ENV_VAR, HOW_TO_GET_THE_DATA, IMAGE_SHAPE, NUM_CLASSES, SPLITS, TEXT_LABELS,
     DataNotFoundError, find_fashion_mnist, get_fashion_mnist_labels, read_fashion_mnist)
@@ -149,6 +149,7 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
     every pass; ``seed`` makes that sequence reproducible. The test set keeps its order.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
     if resize is not None and (isinstance(resize, bool) or not isinstance(resize, (int, np.integer))
                                or not 1 <= resize <= MAX_RESIZE):
         raise ValueError(f"resize must be None or an integer in 1..{MAX_RESIZE}, got {resize!r}")

@@ -15,6 +15,7 @@ from typing import Iterator
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
+_active: list["StopOnInterrupt"] = []  # the stops in force, innermost last
 
 
 def received() -> list[int]:
@@ -31,6 +32,13 @@ def exit_code() -> int:
     """The shell's exit code for the signal that stopped the run: 128 + its number
     (143 after a SIGTERM, else 130, as for Ctrl-C)."""
     return 128 + (signal.SIGTERM if signal.SIGTERM in _received else signal.SIGINT)
+
+
+def stop_soon() -> None:
+    """Ask the training that is running to stop after its epoch, as a first Ctrl-C does
+    (the command line asks when its output can no longer be written)."""
+    for stop in _active:
+        stop.event.set()
 
 
 def _restore(signum: int, handler) -> None:
@@ -54,6 +62,7 @@ class StopOnInterrupt:
         self.previous: dict[int, object] = {}
 
     def __enter__(self) -> threading.Event:
+        _active.append(self)
         if _in_main_thread():
             for signum in SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -67,6 +76,8 @@ class StopOnInterrupt:
         self.event.set()
 
     def __exit__(self, *exc):
+        if self in _active:
+            _active.remove(self)
         for signum, handler in self.previous.items():
             _restore(signum, handler)
         self.previous = {}

@@ -103,11 +103,12 @@ def dataset_loop(step, *, training: bool) -> Callable:
     def loop(dataset):
         sums, bad, i = tf.zeros(size), tf.constant(-1), tf.constant(0)
         for X, y in dataset:
-            out = tf.stack(step(X, y))
-            sums += out
-            if training and not tf.math.is_finite(out[0]):
-                bad = i
-                break
+            # no ``break`` (AutoGraph would make it a deprecated take_while, with a
+            # warning): after a non-finite loss the rest of the pass is read, not trained
+            if bad < 0:
+                out = tf.stack(step(X, y))
+                sums += out
+                bad = _first_bad(out, i, bad, training)
             i += 1
         return sums, bad
 

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from .checks import check_positive_int
+from .checks import check_positive_int, check_seed
 
 
 def _logits(X) -> tf.Tensor:
@@ -74,6 +74,7 @@ class SoftmaxRegression(tf.Module):
                  check_positive_int(num_outputs, "num_outputs"))
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+        seed = check_seed(seed)
         if seed is None:
             W = tf.random.normal(shape, mean=0.0, stddev=sigma)
         else:

@@ -18,6 +18,11 @@ tf.function retracing"). For the package's own loops that is the design (one pro
 per net, see :mod:`d2l_softmax.engine`), not a mistake of the user's: that warning is
 dropped for them, and kept for the user's own functions.
 
+Matplotlib (which TensorFlow's import brings in) keeps its caches under the home
+folder; where that cannot be written (a read-only home), it warns twice and uses a
+temporary folder. The package gives it a temporary folder first (``MPLCONFIGDIR``),
+quietly; a ``MPLCONFIGDIR`` the user set is kept.
+
 Set ``D2L_SOFTMAX_VERBOSE=1`` (or pass ``--verbose`` on the command line) to see
 everything TensorFlow prints.
 """
@@ -144,6 +149,26 @@ class _OwnRetracing(logging.Filter):
 
 
 _OWN_RETRACING = _OwnRetracing()
+
+
+def writable_matplotlib_folder() -> None:
+    """Point ``MPLCONFIGDIR`` at a new temporary folder when matplotlib's own one (as it
+    finds it: ``$XDG_CONFIG_HOME/matplotlib`` or ``~/.config/matplotlib``) cannot be
+    made or written; otherwise, or when matplotlib is imported already, do nothing."""
+    if "MPLCONFIGDIR" in os.environ or "matplotlib" in sys.modules:
+        return
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    folder = os.path.join(base, "matplotlib")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if os.access(folder, os.W_OK | os.X_OK):
+            return
+    except OSError:
+        pass
+    try:
+        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="matplotlib-")
+    except OSError:  # no temporary folder either: matplotlib will say so itself
+        pass
 _set_level = False  # whether before_tensorflow() set TF_CPP_MIN_LOG_LEVEL
 
 
@@ -158,6 +183,7 @@ def before_tensorflow() -> None:
     if verbose():
         return
     logging.getLogger("tensorflow").addFilter(_OWN_RETRACING)  # adding it twice adds it once
+    writable_matplotlib_folder()
     if "tensorflow" in sys.modules:
         return
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:

@@ -193,7 +193,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     """
     num_epochs = check_positive_int(num_epochs, "num_epochs")
     if animator is None:
-        animator = Animator(xlabel="epoch", xlim=[1, num_epochs], ylim=[0.3, 0.9],
+        animator = Animator(xlabel="epoch", xlim=[1, float(num_epochs)], ylim=[0.3, 0.9],
                             legend=["train loss", "train acc", "test acc"],
                             save_path=plot_path, verbose=verbose)
     history = History()
@@ -202,8 +202,8 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     epochs = range(1, num_epochs + 1)
     if verbose and not animator.live:  # a progress bar in the terminal; Jupyter has the plot
         from tqdm.auto import tqdm
-        epochs = tqdm(epochs, desc="training", unit="epoch", leave=False, file=sys.stdout,
-                      disable=None)  # None: no bar when the output is not a terminal
+        epochs = tqdm(epochs, total=num_epochs, desc="training", unit="epoch", leave=False,
+                      file=sys.stdout, disable=None)  # None: no bar when not a terminal
     with StopOnInterrupt() as stop:
         for epoch in epochs:
             if lr_schedule is not None:

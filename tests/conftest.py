@@ -220,6 +220,6 @@ def small_cli(*args, prefix=(), **popen):
     """``d2l-softmax ARGS`` as a separate process that accepts the small data files."""
     script = _SMALL_CLI.format(splits=dict(fashion_mnist.SPLITS))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
     return subprocess.Popen([*prefix, sys.executable, "-c", script, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            **popen)
+                            text=True, env=env, **popen)

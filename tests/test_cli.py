@@ -1,6 +1,7 @@
 """The command line, run as a user runs it: a separate process, exit codes, messages."""
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from d2l_softmax import checkpoint
+from conftest import small_cli
+from d2l_softmax import checkpoint, cli, commands
 from d2l_softmax.cli import main
 
 
@@ -30,6 +32,10 @@ def test_help_for_each_command():
     (["train", "--lr", "nan"], "must be a positive finite number, got nan"),
     (["train", "--batch-size", "x"], "expected a positive integer, got 'x'"),
     (["fly"], "invalid choice"),
+    (["train", "--seed", str(2**63)], "must be None or an integer in 0..9223372036854775807"),
+    (["train", "--seed", "-1"], "must be None or an integer in 0.."),
+    (["predict", "m.npz", "shirt.png", "--n", "5"], "--n and --out are for the grid"),
+    (["predict", "m.npz", "shirt.png", "--out", "p.png"], "--n and --out are for the grid"),
 ])
 def test_bad_usage_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as err:
@@ -101,6 +107,66 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys):
     assert main(["train", "--lr", "1e38", "--data-dir", str(small_dir), "--batch-size", "32",
                  "--out", str(tmp_path / "d")]) == 1
     assert "training diverged" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # the folder it made, empty: not left behind
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(commands.time, "strftime", lambda fmt: "20261125-070000")
+    folders = [commands.new_run_folder(tmp_path / "runs") for _ in range(3)]
+    assert [f.name for f in folders] == ["20261125-070000", "20261125-070000-2",
+                                         "20261125-070000-3"]
+    assert all(f.is_dir() for f in folders)
+
+
+def test_ctrl_c_while_the_arguments_are_read_is_one_line(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err == "d2l-softmax: interrupted\n"
+
+
+def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
+    """``d2l-softmax train | head -2``: the reader goes away; the run stops after the
+    epoch as after a first Ctrl-C, saves everything, says where on stderr, exits 141."""
+    out = tmp_path / "run"
+    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--data-dir",
+                    small_dir, "--out", out)
+    for line in run.stdout:
+        if line.startswith("epoch 1:"):
+            run.stdout.close()  # as head does after its lines
+            break
+    stderr = run.stderr.read()
+    assert run.wait(timeout=120) == 141, stderr
+    assert stderr.startswith("Stopped early after epoch ") and f"saved in {out}/" in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    _, settings = checkpoint.load_params(out / "model.npz")
+    assert 1 <= settings["epochs_done"] < 100000
+    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+
+
+def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
+    out = tmp_path / "run"
+    with open("/dev/full", "w") as full:
+        run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
+                        "--out", out, stdout=full)
+        _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 1, stderr
+    assert stderr.splitlines()[-1] == ("d2l-softmax: error: could not write to standard output: "
+                                       "No space left on device")
+    assert f"Saved in {out}/" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+
+
+def test_epochs_beyond_any_counter_train_until_stopped(small_dir, tmp_path):
+    run = small_cli("train", "--epochs", str(2**64), "--batch-size", "32", "--data-dir",
+                    small_dir, "--out", tmp_path / "run")
+    for line in run.stdout:
+        if line.startswith("epoch 1:"):
+            run.send_signal(signal.SIGTERM)
+            break
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 143 and "Traceback" not in stderr, stderr
 
 
 # ---------------------------------------------------------------- the command's own process

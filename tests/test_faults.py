@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,29 +64,54 @@ def test_no_command_replaces_a_device_or_a_pipe(small_dir, model, tmp_path, kind
 
 # ---------------------------------------------------------------- 2. finished work
 
-@pytest.mark.parametrize("size, failed, saved", [
-    ("64k", "training.png, predictions.png", "model.npz, history.json"),
-    ("16k", "model.npz, training.png, predictions.png", "history.json"),
+def _fill(folder, leave: int) -> None:
+    """Fill the disk under ``folder`` until ``leave`` bytes are free."""
+    vfs = os.statvfs(folder)
+    with open(folder / "filler", "wb") as f:
+        f.write(b"\0" * max(vfs.f_bavail * vfs.f_frsize - leave, 0))
+
+
+@pytest.mark.parametrize("leave, failed, saved", [
+    (48 << 10, "training.png, predictions.png", "model.npz, history.json"),
+    (16 << 10, None, None),
 ])
-def test_a_full_disk_keeps_every_output_that_fits(small_dir, small_disk, size, failed, saved):
-    """The model (32 KB) is written first, then the history, then the plots; those that
-    do not fit are named in one line, the others are whole. The whole process prints
-    that line and nothing else, at exit included (no retried save, no clean-up
-    traceback)."""
-    out = small_disk(size) / "run"
-    run = small_cli("train", "--epochs", "3", "--batch-size", "32", "--seed", "1",
+def test_a_disk_that_fills_during_training_loses_nothing(small_dir, small_disk, leave, failed,
+                                                         saved):
+    """The disk fills up while training. The model (32 KB) is written first, then the
+    history, then the plots; those that do not fit are named in one line. When not even
+    the model fits, none of the files goes beside an older run's: all four go to a new
+    temporary folder, named in the line. The process prints that line and nothing else,
+    at exit included (no retried save, no clean-up traceback)."""
+    disk = small_disk("4m")
+    out = disk / "run"
+    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--seed", "1",
                     "--data-dir", small_dir, "--out", out)
+    for line in run.stdout:
+        if line.startswith("epoch 2:"):
+            _fill(disk, leave)
+            run.send_signal(signal.SIGTERM)  # stop after the epoch, and save
+            break
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 1, stderr
-    assert "epoch 3: train loss" in stdout
-    assert stderr.splitlines() == [f"d2l-softmax: error: could not save {failed} in {out}/: "
-                                   f"No space left on device; saved {saved}"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(saved.split(", "))
-    history = json.loads((out / "history.json").read_text())
-    assert len(history["test_acc"]) == 3 and history["settings"]["epochs_done"] == 3
-    if "model.npz" in saved:
-        _, settings = checkpoint.load_params(out / "model.npz")
-        assert settings["epochs_done"] == 3
+    message = one_error(stderr)
+    assert stderr.splitlines() == [f"d2l-softmax: error: {message}"]
+    if saved:
+        assert message == f"could not save {failed} in {out}/: No space left on device; saved {saved}"
+        where = out
+        assert sorted(p.name for p in out.iterdir()) == sorted(saved.split(", "))
+    else:
+        head = (f"could not save model.npz, history.json, training.png, predictions.png in {out}/:"
+                " No space left on device; saved them in ")
+        assert message.startswith(head) and message.endswith("/ instead"), message
+        assert list(out.iterdir()) == []  # no history beside an older model
+        where = Path(message[len(head):-len("/ instead")])
+        assert sorted(p.name for p in where.iterdir()) == sorted(
+            ["model.npz", "history.json", "training.png", "predictions.png"])
+    history = json.loads((where / "history.json").read_text())
+    done = len(history["test_acc"])
+    assert done >= 2 and history["settings"]["epochs_done"] == done
+    _, settings = checkpoint.load_params(where / "model.npz")
+    assert settings["epochs_done"] == done
 
 
 def test_sigterm_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
