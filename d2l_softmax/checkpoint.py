@@ -4,12 +4,13 @@ the user's own images.
 The file holds ``W`` (d, q) and ``b`` (q,) as float32 and ``meta``, a JSON text with
 the format name and the settings the model was trained with.
 
-Reading trusts nothing in the file: the zip entries' sizes and the arrays' shapes and
-dtypes (from the ``.npy`` headers) are checked before any data is read, no more
-than the declared data (plus one byte, to tell "too long") is ever inflated, and
-NaN or infinite parameters are refused. Images are opened lazily with Pillow and
-their size is checked before they are decoded. TensorFlow is imported only to make
-the model or the image tensor.
+Reading trusts nothing in the file: the zip directory's declared size and number of
+entries are checked before the directory is parsed (its names, exactly W, b and meta,
+after), the zip entries' sizes and the arrays' shapes and dtypes (from the ``.npy``
+headers) before any data is read; no more than the declared data (plus one byte, to
+tell "too long") is ever inflated, and NaN or infinite parameters are refused. Images
+are opened lazily with Pillow and their size is checked before they are decoded.
+TensorFlow is imported only to make the model or the image tensor.
 """
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ FORMAT = "d2l_softmax.params/1"
 MAX_PARAMS = 1 << 26          # 67 million float32 values (256 MiB); the chapter's has 7,850
 MAX_META_CHARS = 1 << 16      # the settings text
 MAX_MODEL_FILE_BYTES = 1 << 30
+MEMBERS = ("W.npy", "b.npy", "meta.npy")  # what a model file holds, in this order
+MAX_ZIP_ENTRIES = 16          # declared entries: a model has 3 (their names are checked after)
+MAX_ZIP_DIRECTORY_BYTES = 1 << 16  # a model's zip directory takes about 160 bytes
 MAX_IMAGE_PIXELS = 8192 * 8192
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 # what the zip and .npy parsers raise on a damaged or hostile file
@@ -127,6 +131,35 @@ def _read_npy(zf: zipfile.ZipFile, name: str, ndim: int, kind: str) -> np.ndarra
     return data.reshape(shape, order="F" if fortran else "C")
 
 
+def _check_zip_directory(raw) -> None:
+    """Refuse a zip whose directory declares more entries or bytes than a model's could.
+
+    Checked before ``zipfile.ZipFile`` parses the directory, which it reads whole and
+    turns into an object per entry (0.55 GB per million entries, in a 50 MB file).
+    The end records are read by zipfile's own reader, so this checks the very
+    numbers ``ZipFile`` would then use (those of the ZIP64 record, when there is one).
+    """
+    end = zipfile._EndRecData(raw)  # noqa: SLF001 (no public API reads only the end records)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    entries = max(end[zipfile._ECD_ENTRIES_THIS_DISK], end[zipfile._ECD_ENTRIES_TOTAL])
+    size = end[zipfile._ECD_SIZE]
+    if entries > MAX_ZIP_ENTRIES:
+        raise ValueError(f"its zip directory declares {entries:,} entries; a model has "
+                         f"{len(MEMBERS)}")
+    if size > MAX_ZIP_DIRECTORY_BYTES:
+        raise ValueError(f"its zip directory declares {size:,} bytes; a model's takes at "
+                         f"most {MAX_ZIP_DIRECTORY_BYTES:,}")
+
+
+def _check_members(zf: zipfile.ZipFile) -> None:
+    """Refuse an archive that holds anything but W, b and meta, each once."""
+    names = zf.namelist()
+    if sorted(names) != sorted(MEMBERS):
+        raise ValueError(f"it holds {', '.join(names)[:200]}; a model holds "
+                         f"{', '.join(MEMBERS)}, each once")
+
+
 def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(W, b, meta)`` from a model file, checked; see :func:`load_params`."""
     path = Path(path)
@@ -140,7 +173,9 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
         if os.fstat(raw.fileno()).st_size > MAX_MODEL_FILE_BYTES:
             raise ValueError(f"{path}: larger than any model this package makes")
         try:
+            _check_zip_directory(raw)  # before ZipFile reads the whole directory
             with zipfile.ZipFile(raw) as zf:
+                _check_members(zf)
                 W = _read_npy(zf, "W", 2, "f")
                 b = _read_npy(zf, "b", 1, "f")
                 meta = json.loads(str(_read_npy(zf, "meta", 0, "U")))

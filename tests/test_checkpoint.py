@@ -4,6 +4,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 
@@ -249,6 +250,82 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
                                        "checkpoint.read_model_arrays(sys.argv[1])", path)
     assert "W has more bytes of data" in stderr
     assert grew_kib < 20 * 1024, grew_kib  # KiB: < 20 MiB of 200
+
+
+def _with_copies_of_a_directory_record(raw: bytes, copies: int, zip64: bool) -> bytes:
+    """A model file with ``copies`` more copies of its first zip directory record, its
+    end record (or the ZIP64 one) declaring them all: a few bytes per entry on disk,
+    an object per entry in memory once ``zipfile`` has parsed them."""
+    end = raw.rfind(b"PK\x05\x06")
+    count, size, offset = struct.unpack("<HII", raw[end + 10:end + 20])
+    directory = raw[offset:offset + size]
+    record = directory[:46 + sum(struct.unpack("<HHH", directory[28:34]))]
+    directory += record * copies
+    count += copies
+    if not zip64:
+        return raw[:offset] + directory + struct.pack(
+            "<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), offset, 0)
+    return (raw[:offset] + directory
+            + struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
+                          len(directory), offset)
+            + struct.pack("<IIQI", 0x07064B50, 0, offset + len(directory), 1)
+            + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
+                          0xFFFFFFFF, 0))
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_a_huge_zip_directory_is_refused_before_it_is_parsed(tmp_path, monkeypatch, zip64):
+    """10,000 extra directory records (2 million took 1.7 GB and 13 s to parse): the
+    declared count is refused before ``zipfile.ZipFile`` is called at all."""
+    good = checkpoint.save_params(tmp_path / "good.npz", d2l.SoftmaxRegression(seed=0))
+    same = tmp_path / "same.npz"
+    same.write_bytes(_with_copies_of_a_directory_record(good.read_bytes(), 0, zip64))
+    assert checkpoint.read_model_arrays(same)[0].shape == (784, 10)  # the records are valid
+    path = tmp_path / "many.npz"
+    path.write_bytes(_with_copies_of_a_directory_record(good.read_bytes(), 10_000, zip64))
+
+    def parse(*args, **kwargs):
+        raise AssertionError("the zip directory was parsed")
+
+    monkeypatch.setattr(zipfile, "ZipFile", parse)
+    with pytest.raises(ValueError) as err:
+        checkpoint.read_model_arrays(path)
+    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: its "
+                              "zip directory declares 10,003 entries; a model has 3)")
+
+
+def test_a_zip_directory_larger_than_a_models_is_refused(tmp_path):
+    """Three entries, but 80 KB of comments in the directory: refused by its size."""
+    members = good_members()
+    path = tmp_path / "comments.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, raw in members.items():
+            info = zipfile.ZipInfo(name + ".npy")
+            info.comment = b"x" * 40_000 if name != "meta" else b""
+            zf.writestr(info, raw)
+    with pytest.raises(ValueError, match=r"comments.npz: not a readable d2l_softmax model file "
+                       r"\(ValueError: its zip directory declares 80,\d{3} bytes; a model's "
+                       r"takes at most 65,536\)$"):
+        checkpoint.read_model_arrays(path)
+
+
+@pytest.mark.parametrize("names, holds", [
+    (["W", "b", "meta", "extra"], "W.npy, b.npy, meta.npy, extra.npy"),
+    (["W", "b", "meta", "W"], "W.npy, b.npy, meta.npy, W.npy"),
+    (["W", "meta"], "W.npy, meta.npy"),
+])
+def test_a_model_file_holds_exactly_w_b_and_meta(tmp_path, names, holds):
+    members = good_members()
+    path = tmp_path / "odd.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        with zipfile.ZipFile(path, "w") as zf:
+            for name in names:
+                zf.writestr(name + ".npy", members.get(name, members["b"]))
+    with pytest.raises(ValueError) as err:
+        checkpoint.read_model_arrays(path)
+    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: it "
+                              f"holds {holds}; a model holds W.npy, b.npy, meta.npy, each once)")
 
 
 # ---------------------------------------------------------------- images
