@@ -44,7 +44,11 @@ MAX_MODEL_FILE_BYTES = 1 << 30
 MEMBERS = ("W.npy", "b.npy", "meta.npy")  # what a model file holds, in this order
 MAX_ZIP_ENTRIES = 16          # declared entries: a model has 3 (their names are checked after)
 MAX_ZIP_DIRECTORY_BYTES = 1 << 16  # a model's zip directory takes about 160 bytes
-MAX_IMAGE_PIXELS = 8192 * 8192
+# an image's width and height: reading takes ~13 bytes per pixel, plus 16 per pixel of
+# its longest side (resizing's weights: 1 GB for 1 x 67 million pixels), so both sides
+# are limited, not only their product
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 # what the zip and .npy parsers raise on a damaged or hostile file
 _PARSE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
@@ -215,6 +219,10 @@ def load_params(path, *, num_inputs: int | None = None,
 
 # ---------------------------------------------------------------- images
 
+class _TooLarge(Exception):
+    """An image wider or taller than ``MAX_IMAGE_SIDE``; the message is its size."""
+
+
 def _grey(img) -> tuple["Image.Image", float]:
     """A Pillow image as a grey float ('F') image and the factor that scales it to [0, 1]:
     colour made grey, 16-bit kept at full precision, transparency laid on black
@@ -260,17 +268,20 @@ def read_image(path, size: int = 28) -> np.ndarray:
                 img = Image.open(f, formats=IMAGE_FORMATS)
                 img.draft("L", (size, size))  # JPEG: decode at a fraction of the size
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise Image.DecompressionBombError(f"{width}x{height}")
+                if max(width, height) > MAX_IMAGE_SIDE:  # so at most MAX_IMAGE_PIXELS
+                    raise _TooLarge(f"{width:,} x {height:,} pixels")
                 if img.getexif().get(0x0112, 1) != 1:  # the EXIF orientation: turn it
                     img = ImageOps.exif_transpose(img)  # (a copy; unturned, none is made)
                 grey, scale = _grey(img)
                 del img  # the decoded image is not needed any more
                 small = grey.resize((size, size), Image.Resampling.BILINEAR)  # antialiased
                 return np.clip(np.asarray(small, np.float32) * np.float32(scale), 0.0, 1.0)
-        except Image.DecompressionBombError:
-            raise ValueError(f"{path}: the image is too large to read (more than "
-                             f"{MAX_IMAGE_PIXELS:,} pixels); shrink it first") from None
+        except (_TooLarge, Image.DecompressionBombError) as err:  # Pillow's: over 179 Mpixels
+            size_text = err if isinstance(err, _TooLarge) else \
+                f"more than {MAX_IMAGE_PIXELS:,} pixels"
+            raise ValueError(f"{path}: the image is too large to read ({size_text}; the limit "
+                             f"is {MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels); shrink it first") \
+                from None
         except Exception as err:  # noqa: BLE001 (any decoder failure on hostile input)
             raise ValueError(f"{path}: not an image this can read (PNG, JPEG, GIF, BMP, "
                              f"WebP, TIFF, PPM): {type(err).__name__}: {err}") from None
@@ -281,8 +292,8 @@ def load_image(path, size: int = 28) -> "tf.Tensor":
 
     Colour is turned to grey (transparent parts to black), 16-bit images are scaled,
     the first frame of an animation is taken, the EXIF orientation is applied and
-    other sizes are resized with antialiasing. Images over 8192 x 8192 pixels are
-    refused before decoding. Fashion-MNIST shows light clothes on a black background;
+    other sizes are resized with antialiasing. Images wider or taller than 8192 pixels
+    are refused before decoding. Fashion-MNIST shows light clothes on a black background;
     pictures on a white background should be inverted.
     """
     import tensorflow as tf

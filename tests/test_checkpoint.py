@@ -379,14 +379,29 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 
-@pytest.mark.parametrize("side", [9000, 20000])
-def test_huge_images_are_refused_before_decoding(tmp_path, side):
+@pytest.mark.parametrize("width, height, size_text", [
+    (9000, 9000, "9,000 x 9,000 pixels"),
+    (20000, 20000, "more than 67,108,864 pixels"),  # refused by Pillow itself (> 179 M)
+    (1, 10_000, "1 x 10,000 pixels"),
+    (10_000, 1, "10,000 x 1 pixels"),
+    (1, 8192 * 8192, "1 x 67,108,864 pixels"),  # within the total, 2.5 GB to decode
+])
+def test_huge_images_are_refused_before_decoding(tmp_path, width, height, size_text):
+    """Wider or taller than 8192 is refused, not only more than 8192 x 8192 pixels in all:
+    a long thin image takes 30 bytes per pixel to read, twice a square one's."""
     path = tmp_path / "huge.png"
-    path.write_bytes(_png_header(side, side))
+    path.write_bytes(_png_header(width, height))
     grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
                                        "checkpoint.read_image(sys.argv[1])", path)
-    assert "too large to read (more than 67,108,864 pixels)" in stderr
-    assert grew_kib < 30 * 1024  # KiB; decoding would take 81-400 MB
+    assert stderr.splitlines() == [f"{path}: the image is too large to read ({size_text}; "
+                                   "the limit is 8192 x 8192 pixels); shrink it first"]
+    assert grew_kib < 30 * 1024  # KiB; decoding would take 80 MB to 2.5 GB
+
+
+@pytest.mark.parametrize("size", [(8192, 1), (1, 8192)])
+def test_the_longest_sides_allowed_are_read(tmp_path, size):
+    X = checkpoint.read_image(_save(tmp_path / "thin.png", Image.new("L", size, 255)))
+    assert X.shape == (28, 28) and X.min() == pytest.approx(1)
 
 
 _IMAGES = {}
