@@ -6,12 +6,15 @@ before writing and again right before the rename. A symbolic link is followed: t
 regular file it points to is replaced and the link stays as it was.
 
 The temporary file is named ``.<name>.<pid>.<random>.tmp``, beside the file it
-replaces. A save killed outright (``kill -9``, power cut) leaves its temporary
-behind; the next save of the same file deletes those whose writer is no longer
-running, or that are older than an hour.
+replaces; a name too long for that (file names have at most 255 bytes) is cut, on a
+character boundary, and marked ``~`` and 8 hex digits of its hash. A save killed
+outright (``kill -9``, power cut) leaves its temporary behind; the next save of the
+same file deletes those whose writer is no longer running, or that are older than an
+hour.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -21,6 +24,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 STALE_SECONDS = 3600.0  # a temporary this old is stale even if its pid is in use again
+NAME_MAX = 255  # bytes in a file name, on Linux's file systems
+# what a temporary's name adds to the stem: "." "." pid (10 digits at most) "." random
+# (mkstemp's 8 letters) ".tmp"; fixed, so that any process finds the same stem
+_TEMPORARY_EXTRA = 3 + 10 + 8 + len(".tmp")
 
 
 class WriteError(OSError):
@@ -99,9 +106,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _temporary_stem(name: str) -> str:
+    """``name``, or for a name too long to fit in its temporary's, the most of it that
+    fits (whole characters), then ``~`` and 8 hex digits of its hash, so that two long
+    names differing only past the cut still get temporaries of their own."""
+    budget = NAME_MAX - _TEMPORARY_EXTRA
+    if len(os.fsencode(name)) <= budget:
+        return name
+    mark = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+    stem = name
+    while len(os.fsencode(stem + mark)) > budget:  # at most 255 steps; fsencode is exact
+        stem = stem[:-1]
+    return stem + mark
+
+
 def clean_stale_temporaries(target: Path) -> int:
     """Delete temporaries of ``target`` left by killed saves; return how many."""
-    prefix = f".{target.name}."
+    prefix = f".{_temporary_stem(target.name)}."
     removed = 0
     try:
         entries = list(os.scandir(target.parent))
@@ -158,8 +179,8 @@ def write_atomically(path, write: Callable[[BinaryIO], Any]) -> Path:
         _make_folder(folder)
     clean_stale_temporaries(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp",
+                                   prefix=f".{_temporary_stem(target.name)}.{os.getpid()}.")
     except OSError as err:
         raise WriteError(path, err.strerror, err.errno) from None
     try:

@@ -96,6 +96,30 @@ def test_temporaries_of_dead_writers_are_removed_by_the_next_save(tmp_path):
     assert _temporaries(tmp_path) == sorted(kept)  # another live writer's is left alone
 
 
+_KILLED_SAVE = """
+import os, sys
+from d2l_softmax.files import write_atomically
+write_atomically(sys.argv[1], lambda f: (f.write(b"partial"), f.flush(), os._exit(9)))
+"""
+
+
+@pytest.mark.parametrize("name", ["a" * 246 + ".png", "é" * 125 + ".png", "€" * 83 + ".npz",
+                                  "😀" * 62 + ".json"],
+                         ids=["1-byte", "2-byte", "3-byte", "4-byte"])
+def test_names_near_the_length_limit_get_a_temporary_that_fits(tmp_path, name):
+    """A name of 250-254 bytes (at most 255) can be saved: its temporary's name is cut to
+    fit, on a character boundary, and the one a killed save leaves is still found."""
+    path = tmp_path / name
+    assert subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path)]).returncode == 9
+    [left] = _temporaries(tmp_path)
+    assert len(os.fsencode(left)) <= 255 and left.startswith("." + name[:40])
+    left.encode("utf-8")  # whole characters: a cut one would be a lone surrogate here
+    write_atomically(path, lambda f: f.write(b"whole"))
+    assert path.read_bytes() == b"whole" and _temporaries(tmp_path) == []
+    longer = name[:-4] + "x" + name[-4:]  # cut alike, but a temporary of its own
+    assert files._temporary_stem(longer) != files._temporary_stem(name)
+
+
 _SAVER = """
 import sys, time
 from d2l_softmax.files import write_atomically
