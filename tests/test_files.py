@@ -68,6 +68,41 @@ def test_folders_in_the_way(tmp_path):
     assert write_atomically(tmp_path / "made" / "x.bin", lambda f: f.write(b"x")).read_bytes() == b"x"
 
 
+def _statvfs_saying(free: int):
+    """An ``os.statvfs`` that reports ``free`` bytes available, whatever the disk."""
+    def statvfs(path):
+        return os.statvfs_result((4096, 4096, 1 << 30, free // 4096, free // 4096, 1000,
+                                  1000, 1000, 0, 255))
+    return statvfs
+
+
+def test_a_folder_without_room_for_the_outputs_is_refused(tmp_path, monkeypatch):
+    """prepare_folder runs before training: 12 KiB free is refused then, not after."""
+    assert files.prepare_folder(tmp_path / "roomy") == tmp_path / "roomy"
+    monkeypatch.setattr(os, "statvfs", _statvfs_saying(12 << 10))
+    with pytest.raises(WriteError) as err:
+        files.prepare_folder(tmp_path / "run")
+    assert str(err.value) == (f"cannot write in {tmp_path / 'run'}: no space left: 12 KiB "
+                              "free, at least 1 MiB needed")
+    assert err.value.errno == 28 and os.listdir(tmp_path / "run") == []
+    assert files.prepare_folder(tmp_path / "run", need=8 << 10) == tmp_path / "run"
+
+
+def test_a_full_disk_is_refused_before_any_work(small_disk, monkeypatch):
+    """A real full tmpfs: statvfs says so; and where statvfs says there is room (it
+    is not right on every file system), writing the probe fails."""
+    disk = small_disk("256k")
+    with pytest.raises(WriteError, match=r": no space left: 256 KiB free, at least 1 MiB "
+                       r"needed$"):
+        files.prepare_folder(disk / "run")
+    (disk / "filler").write_bytes(bytes((256 - 12) << 10))
+    monkeypatch.setattr(os, "statvfs", _statvfs_saying(1 << 30))
+    with pytest.raises(WriteError) as err:
+        files.prepare_folder(disk / "run")
+    assert str(err.value) == f"cannot write in {disk / 'run'}: No space left on device"
+    assert os.listdir(disk / "run") == []  # the probe is deleted
+
+
 def test_a_full_disk_keeps_the_old_file_and_no_temporary(small_disk):
     disk = small_disk("64k")
     path = write_atomically(disk / "model.npz", lambda f: f.write(b"old"))
