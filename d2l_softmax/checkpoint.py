@@ -4,12 +4,13 @@ the user's own images.
 The file holds ``W`` (d, q) and ``b`` (q,) as float32 and ``meta``, a JSON text with
 the format name and the settings the model was trained with.
 
-Reading trusts nothing in the file: the zip entries' sizes and the arrays' shapes and
-dtypes (from the ``.npy`` headers) are checked before any data is read, no more
-than the declared data (plus one byte, to tell "too long") is ever inflated, and
-NaN or infinite parameters are refused. Images are opened lazily with Pillow and
-their size is checked before they are decoded. TensorFlow is imported only to make
-the model or the image tensor.
+Reading trusts nothing in the file: the zip directory's declared size and number of
+entries are checked before the directory is parsed (its names, exactly W, b and meta,
+after), the zip entries' sizes and the arrays' shapes and dtypes (from the ``.npy``
+headers) before any data is read; no more than the declared data (plus one byte, to
+tell "too long") is ever inflated, and NaN or infinite parameters are refused. Images
+are opened lazily with Pillow and their size is checked before they are decoded.
+TensorFlow is imported only to make the model or the image tensor.
 """
 from __future__ import annotations
 
@@ -40,7 +41,14 @@ FORMAT = "d2l_softmax.params/1"
 MAX_PARAMS = 1 << 26          # 67 million float32 values (256 MiB); the chapter's has 7,850
 MAX_META_CHARS = 1 << 16      # the settings text
 MAX_MODEL_FILE_BYTES = 1 << 30
-MAX_IMAGE_PIXELS = 8192 * 8192
+MEMBERS = ("W.npy", "b.npy", "meta.npy")  # what a model file holds, in this order
+MAX_ZIP_ENTRIES = 16          # declared entries: a model has 3 (their names are checked after)
+MAX_ZIP_DIRECTORY_BYTES = 1 << 16  # a model's zip directory takes about 160 bytes
+# an image's width and height: reading takes ~13 bytes per pixel, plus 16 per pixel of
+# its longest side (resizing's weights: 1 GB for 1 x 67 million pixels), so both sides
+# are limited, not only their product
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 # what the zip and .npy parsers raise on a damaged or hostile file
 _PARSE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
@@ -127,6 +135,35 @@ def _read_npy(zf: zipfile.ZipFile, name: str, ndim: int, kind: str) -> np.ndarra
     return data.reshape(shape, order="F" if fortran else "C")
 
 
+def _check_zip_directory(raw) -> None:
+    """Refuse a zip whose directory declares more entries or bytes than a model's could.
+
+    Checked before ``zipfile.ZipFile`` parses the directory, which it reads whole and
+    turns into an object per entry (0.55 GB per million entries, in a 50 MB file).
+    The end records are read by zipfile's own reader, so this checks the very
+    numbers ``ZipFile`` would then use (those of the ZIP64 record, when there is one).
+    """
+    end = zipfile._EndRecData(raw)  # noqa: SLF001 (no public API reads only the end records)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    entries = max(end[zipfile._ECD_ENTRIES_THIS_DISK], end[zipfile._ECD_ENTRIES_TOTAL])
+    size = end[zipfile._ECD_SIZE]
+    if entries > MAX_ZIP_ENTRIES:
+        raise ValueError(f"its zip directory declares {entries:,} entries; a model has "
+                         f"{len(MEMBERS)}")
+    if size > MAX_ZIP_DIRECTORY_BYTES:
+        raise ValueError(f"its zip directory declares {size:,} bytes; a model's takes at "
+                         f"most {MAX_ZIP_DIRECTORY_BYTES:,}")
+
+
+def _check_members(zf: zipfile.ZipFile) -> None:
+    """Refuse an archive that holds anything but W, b and meta, each once."""
+    names = zf.namelist()
+    if sorted(names) != sorted(MEMBERS):
+        raise ValueError(f"it holds {', '.join(names)[:200]}; a model holds "
+                         f"{', '.join(MEMBERS)}, each once")
+
+
 def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(W, b, meta)`` from a model file, checked; see :func:`load_params`."""
     path = Path(path)
@@ -140,7 +177,9 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
         if os.fstat(raw.fileno()).st_size > MAX_MODEL_FILE_BYTES:
             raise ValueError(f"{path}: larger than any model this package makes")
         try:
+            _check_zip_directory(raw)  # before ZipFile reads the whole directory
             with zipfile.ZipFile(raw) as zf:
+                _check_members(zf)
                 W = _read_npy(zf, "W", 2, "f")
                 b = _read_npy(zf, "b", 1, "f")
                 meta = json.loads(str(_read_npy(zf, "meta", 0, "U")))
@@ -179,6 +218,10 @@ def load_params(path, *, num_inputs: int | None = None,
 
 
 # ---------------------------------------------------------------- images
+
+class _TooLarge(Exception):
+    """An image wider or taller than ``MAX_IMAGE_SIDE``; the message is its size."""
+
 
 def _grey(img) -> tuple["Image.Image", float]:
     """A Pillow image as a grey float ('F') image and the factor that scales it to [0, 1]:
@@ -225,17 +268,20 @@ def read_image(path, size: int = 28) -> np.ndarray:
                 img = Image.open(f, formats=IMAGE_FORMATS)
                 img.draft("L", (size, size))  # JPEG: decode at a fraction of the size
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise Image.DecompressionBombError(f"{width}x{height}")
+                if max(width, height) > MAX_IMAGE_SIDE:  # so at most MAX_IMAGE_PIXELS
+                    raise _TooLarge(f"{width:,} x {height:,} pixels")
                 if img.getexif().get(0x0112, 1) != 1:  # the EXIF orientation: turn it
                     img = ImageOps.exif_transpose(img)  # (a copy; unturned, none is made)
                 grey, scale = _grey(img)
                 del img  # the decoded image is not needed any more
                 small = grey.resize((size, size), Image.Resampling.BILINEAR)  # antialiased
                 return np.clip(np.asarray(small, np.float32) * np.float32(scale), 0.0, 1.0)
-        except Image.DecompressionBombError:
-            raise ValueError(f"{path}: the image is too large to read (more than "
-                             f"{MAX_IMAGE_PIXELS:,} pixels); shrink it first") from None
+        except (_TooLarge, Image.DecompressionBombError) as err:  # Pillow's: over 179 Mpixels
+            size_text = err if isinstance(err, _TooLarge) else \
+                f"more than {MAX_IMAGE_PIXELS:,} pixels"
+            raise ValueError(f"{path}: the image is too large to read ({size_text}; the limit "
+                             f"is {MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels); shrink it first") \
+                from None
         except Exception as err:  # noqa: BLE001 (any decoder failure on hostile input)
             raise ValueError(f"{path}: not an image this can read (PNG, JPEG, GIF, BMP, "
                              f"WebP, TIFF, PPM): {type(err).__name__}: {err}") from None
@@ -246,8 +292,8 @@ def load_image(path, size: int = 28) -> "tf.Tensor":
 
     Colour is turned to grey (transparent parts to black), 16-bit images are scaled,
     the first frame of an animation is taken, the EXIF orientation is applied and
-    other sizes are resized with antialiasing. Images over 8192 x 8192 pixels are
-    refused before decoding. Fashion-MNIST shows light clothes on a black background;
+    other sizes are resized with antialiasing. Images wider or taller than 8192 pixels
+    are refused before decoding. Fashion-MNIST shows light clothes on a black background;
     pictures on a white background should be inverted.
     """
     import tensorflow as tf

@@ -6,12 +6,16 @@ before writing and again right before the rename. A symbolic link is followed: t
 regular file it points to is replaced and the link stays as it was.
 
 The temporary file is named ``.<name>.<pid>.<random>.tmp``, beside the file it
-replaces. A save killed outright (``kill -9``, power cut) leaves its temporary
-behind; the next save of the same file deletes those whose writer is no longer
-running, or that are older than an hour.
+replaces; a name too long for that (file names have at most 255 bytes) is cut, on a
+character boundary, and marked ``~`` and 8 hex digits of its hash. A save killed
+outright (``kill -9``, power cut) leaves its temporary behind; the next save of the
+same file deletes those whose writer is no longer running, or that are older than an
+hour.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import stat
@@ -21,6 +25,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 STALE_SECONDS = 3600.0  # a temporary this old is stale even if its pid is in use again
+NAME_MAX = 255  # bytes in a file name, on Linux's file systems
+# what a temporary's name adds to the stem: "." "." pid (10 digits at most) "." random
+# (mkstemp's 8 letters) ".tmp"; fixed, so that any process finds the same stem
+_TEMPORARY_EXTRA = 3 + 10 + 8 + len(".tmp")
+# free space a run's folder needs: its four outputs (model.npz 32 KB, history.json, two
+# PNGs of ~100 KB) take well under that
+MIN_FREE_BYTES = 1 << 20
+PROBE_BYTES = 64 << 10  # written and synced: statvfs is not right on every file system
 
 
 class WriteError(OSError):
@@ -76,16 +88,53 @@ def _make_folder(folder: Path) -> None:
         raise WriteError(folder, err.strerror, err.errno, verb="make the folder") from None
 
 
-def prepare_folder(folder) -> Path:
-    """Make ``folder`` (and its parents) and check a file can be written in it."""
-    folder = Path(folder)
-    _make_folder(folder)
+def _size(n: int) -> str:
+    """``n`` bytes as a person reads them: 12 KiB, 1.5 MiB."""
+    return f"{n / (1 << 20):.3g} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
+
+
+def _check_free_space(folder: Path, need: int) -> None:
+    """Refuse a disk with less than ``need`` bytes free for an ordinary user (f_bavail)."""
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):  # not on this file system (or OS): the probe tells
+        return
+    free = info.f_bavail * info.f_frsize
+    if free < need:
+        raise WriteError(folder, f"no space left: {_size(free)} free, at least {_size(need)} "
+                         "needed", errno.ENOSPC, verb="write in")
+
+
+def _write_probe(folder: Path, size: int) -> None:
+    """Write ``size`` bytes to a new file in ``folder``, sync them and delete the file:
+    a full disk fails here (ENOSPC) even where statvfs says otherwise, and a file cannot
+    be created on a read-only one."""
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".d2l_softmax-probe.", suffix=".tmp")
     except OSError as err:
         raise WriteError(folder, err.strerror, err.errno, verb="write in") from None
-    os.close(fd)
-    os.unlink(probe)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(bytes(size))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise WriteError(folder, err.strerror or str(err), err.errno, verb="write in") from None
+    finally:
+        Path(probe).unlink(missing_ok=True)
+
+
+def prepare_folder(folder, need: int = MIN_FREE_BYTES) -> Path:
+    """Make ``folder`` (and its parents) and check the outputs can be written in it.
+
+    Before any work is done for them: a file in the way, a read-only disk or one with
+    less than ``need`` bytes free (1 MiB: a training run's outputs take well under that)
+    raises :class:`WriteError` naming the folder and the cause.
+    """
+    folder = Path(folder)
+    _make_folder(folder)
+    _check_free_space(folder, need)
+    _write_probe(folder, min(need, PROBE_BYTES))
     return folder
 
 
@@ -99,9 +148,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _temporary_stem(name: str) -> str:
+    """``name``, or for a name too long to fit in its temporary's, the most of it that
+    fits (whole characters), then ``~`` and 8 hex digits of its hash, so that two long
+    names differing only past the cut still get temporaries of their own."""
+    budget = NAME_MAX - _TEMPORARY_EXTRA
+    if len(os.fsencode(name)) <= budget:
+        return name
+    mark = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+    stem = name
+    while len(os.fsencode(stem + mark)) > budget:  # at most 255 steps; fsencode is exact
+        stem = stem[:-1]
+    return stem + mark
+
+
 def clean_stale_temporaries(target: Path) -> int:
     """Delete temporaries of ``target`` left by killed saves; return how many."""
-    prefix = f".{target.name}."
+    prefix = f".{_temporary_stem(target.name)}."
     removed = 0
     try:
         entries = list(os.scandir(target.parent))
@@ -158,8 +221,8 @@ def write_atomically(path, write: Callable[[BinaryIO], Any]) -> Path:
         _make_folder(folder)
     clean_stale_temporaries(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp",
+                                   prefix=f".{_temporary_stem(target.name)}.{os.getpid()}.")
     except OSError as err:
         raise WriteError(path, err.strerror, err.errno) from None
     try:

@@ -4,6 +4,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zipfile
 import zlib
 
@@ -251,6 +252,82 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
     assert grew_kib < 20 * 1024, grew_kib  # KiB: < 20 MiB of 200
 
 
+def _with_copies_of_a_directory_record(raw: bytes, copies: int, zip64: bool) -> bytes:
+    """A model file with ``copies`` more copies of its first zip directory record, its
+    end record (or the ZIP64 one) declaring them all: a few bytes per entry on disk,
+    an object per entry in memory once ``zipfile`` has parsed them."""
+    end = raw.rfind(b"PK\x05\x06")
+    count, size, offset = struct.unpack("<HII", raw[end + 10:end + 20])
+    directory = raw[offset:offset + size]
+    record = directory[:46 + sum(struct.unpack("<HHH", directory[28:34]))]
+    directory += record * copies
+    count += copies
+    if not zip64:
+        return raw[:offset] + directory + struct.pack(
+            "<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), offset, 0)
+    return (raw[:offset] + directory
+            + struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
+                          len(directory), offset)
+            + struct.pack("<IIQI", 0x07064B50, 0, offset + len(directory), 1)
+            + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
+                          0xFFFFFFFF, 0))
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_a_huge_zip_directory_is_refused_before_it_is_parsed(tmp_path, monkeypatch, zip64):
+    """10,000 extra directory records (2 million took 1.7 GB and 13 s to parse): the
+    declared count is refused before ``zipfile.ZipFile`` is called at all."""
+    good = checkpoint.save_params(tmp_path / "good.npz", d2l.SoftmaxRegression(seed=0))
+    same = tmp_path / "same.npz"
+    same.write_bytes(_with_copies_of_a_directory_record(good.read_bytes(), 0, zip64))
+    assert checkpoint.read_model_arrays(same)[0].shape == (784, 10)  # the records are valid
+    path = tmp_path / "many.npz"
+    path.write_bytes(_with_copies_of_a_directory_record(good.read_bytes(), 10_000, zip64))
+
+    def parse(*args, **kwargs):
+        raise AssertionError("the zip directory was parsed")
+
+    monkeypatch.setattr(zipfile, "ZipFile", parse)
+    with pytest.raises(ValueError) as err:
+        checkpoint.read_model_arrays(path)
+    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: its "
+                              "zip directory declares 10,003 entries; a model has 3)")
+
+
+def test_a_zip_directory_larger_than_a_models_is_refused(tmp_path):
+    """Three entries, but 80 KB of comments in the directory: refused by its size."""
+    members = good_members()
+    path = tmp_path / "comments.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, raw in members.items():
+            info = zipfile.ZipInfo(name + ".npy")
+            info.comment = b"x" * 40_000 if name != "meta" else b""
+            zf.writestr(info, raw)
+    with pytest.raises(ValueError, match=r"comments.npz: not a readable d2l_softmax model file "
+                       r"\(ValueError: its zip directory declares 80,\d{3} bytes; a model's "
+                       r"takes at most 65,536\)$"):
+        checkpoint.read_model_arrays(path)
+
+
+@pytest.mark.parametrize("names, holds", [
+    (["W", "b", "meta", "extra"], "W.npy, b.npy, meta.npy, extra.npy"),
+    (["W", "b", "meta", "W"], "W.npy, b.npy, meta.npy, W.npy"),
+    (["W", "meta"], "W.npy, meta.npy"),
+])
+def test_a_model_file_holds_exactly_w_b_and_meta(tmp_path, names, holds):
+    members = good_members()
+    path = tmp_path / "odd.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        with zipfile.ZipFile(path, "w") as zf:
+            for name in names:
+                zf.writestr(name + ".npy", members.get(name, members["b"]))
+    with pytest.raises(ValueError) as err:
+        checkpoint.read_model_arrays(path)
+    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: it "
+                              f"holds {holds}; a model holds W.npy, b.npy, meta.npy, each once)")
+
+
 # ---------------------------------------------------------------- images
 
 def _square(mode="L", size=(40, 30)):
@@ -302,14 +379,29 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 
-@pytest.mark.parametrize("side", [9000, 20000])
-def test_huge_images_are_refused_before_decoding(tmp_path, side):
+@pytest.mark.parametrize("width, height, size_text", [
+    (9000, 9000, "9,000 x 9,000 pixels"),
+    (20000, 20000, "more than 67,108,864 pixels"),  # refused by Pillow itself (> 179 M)
+    (1, 10_000, "1 x 10,000 pixels"),
+    (10_000, 1, "10,000 x 1 pixels"),
+    (1, 8192 * 8192, "1 x 67,108,864 pixels"),  # within the total, 2.5 GB to decode
+])
+def test_huge_images_are_refused_before_decoding(tmp_path, width, height, size_text):
+    """Wider or taller than 8192 is refused, not only more than 8192 x 8192 pixels in all:
+    a long thin image takes 30 bytes per pixel to read, twice a square one's."""
     path = tmp_path / "huge.png"
-    path.write_bytes(_png_header(side, side))
+    path.write_bytes(_png_header(width, height))
     grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
                                        "checkpoint.read_image(sys.argv[1])", path)
-    assert "too large to read (more than 67,108,864 pixels)" in stderr
-    assert grew_kib < 30 * 1024  # KiB; decoding would take 81-400 MB
+    assert stderr.splitlines() == [f"{path}: the image is too large to read ({size_text}; "
+                                   "the limit is 8192 x 8192 pixels); shrink it first"]
+    assert grew_kib < 30 * 1024  # KiB; decoding would take 80 MB to 2.5 GB
+
+
+@pytest.mark.parametrize("size", [(8192, 1), (1, 8192)])
+def test_the_longest_sides_allowed_are_read(tmp_path, size):
+    X = checkpoint.read_image(_save(tmp_path / "thin.png", Image.new("L", size, 255)))
+    assert X.shape == (28, 28) and X.min() == pytest.approx(1)
 
 
 _IMAGES = {}

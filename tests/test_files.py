@@ -68,6 +68,41 @@ def test_folders_in_the_way(tmp_path):
     assert write_atomically(tmp_path / "made" / "x.bin", lambda f: f.write(b"x")).read_bytes() == b"x"
 
 
+def _statvfs_saying(free: int):
+    """An ``os.statvfs`` that reports ``free`` bytes available, whatever the disk."""
+    def statvfs(path):
+        return os.statvfs_result((4096, 4096, 1 << 30, free // 4096, free // 4096, 1000,
+                                  1000, 1000, 0, 255))
+    return statvfs
+
+
+def test_a_folder_without_room_for_the_outputs_is_refused(tmp_path, monkeypatch):
+    """prepare_folder runs before training: 12 KiB free is refused then, not after."""
+    assert files.prepare_folder(tmp_path / "roomy") == tmp_path / "roomy"
+    monkeypatch.setattr(os, "statvfs", _statvfs_saying(12 << 10))
+    with pytest.raises(WriteError) as err:
+        files.prepare_folder(tmp_path / "run")
+    assert str(err.value) == (f"cannot write in {tmp_path / 'run'}: no space left: 12 KiB "
+                              "free, at least 1 MiB needed")
+    assert err.value.errno == 28 and os.listdir(tmp_path / "run") == []
+    assert files.prepare_folder(tmp_path / "run", need=8 << 10) == tmp_path / "run"
+
+
+def test_a_full_disk_is_refused_before_any_work(small_disk, monkeypatch):
+    """A real full tmpfs: statvfs says so; and where statvfs says there is room (it
+    is not right on every file system), writing the probe fails."""
+    disk = small_disk("256k")
+    with pytest.raises(WriteError, match=r": no space left: 256 KiB free, at least 1 MiB "
+                       r"needed$"):
+        files.prepare_folder(disk / "run")
+    (disk / "filler").write_bytes(bytes((256 - 12) << 10))
+    monkeypatch.setattr(os, "statvfs", _statvfs_saying(1 << 30))
+    with pytest.raises(WriteError) as err:
+        files.prepare_folder(disk / "run")
+    assert str(err.value) == f"cannot write in {disk / 'run'}: No space left on device"
+    assert os.listdir(disk / "run") == []  # the probe is deleted
+
+
 def test_a_full_disk_keeps_the_old_file_and_no_temporary(small_disk):
     disk = small_disk("64k")
     path = write_atomically(disk / "model.npz", lambda f: f.write(b"old"))
@@ -94,6 +129,30 @@ def test_temporaries_of_dead_writers_are_removed_by_the_next_save(tmp_path):
     os.utime(tmp_path / f".m.npz.{alive}.old.tmp", (hour_ago, hour_ago))
     write_atomically(tmp_path / "m.npz", lambda f: f.write(b"new"))
     assert _temporaries(tmp_path) == sorted(kept)  # another live writer's is left alone
+
+
+_KILLED_SAVE = """
+import os, sys
+from d2l_softmax.files import write_atomically
+write_atomically(sys.argv[1], lambda f: (f.write(b"partial"), f.flush(), os._exit(9)))
+"""
+
+
+@pytest.mark.parametrize("name", ["a" * 246 + ".png", "é" * 125 + ".png", "€" * 83 + ".npz",
+                                  "😀" * 62 + ".json"],
+                         ids=["1-byte", "2-byte", "3-byte", "4-byte"])
+def test_names_near_the_length_limit_get_a_temporary_that_fits(tmp_path, name):
+    """A name of 250-254 bytes (at most 255) can be saved: its temporary's name is cut to
+    fit, on a character boundary, and the one a killed save leaves is still found."""
+    path = tmp_path / name
+    assert subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path)]).returncode == 9
+    [left] = _temporaries(tmp_path)
+    assert len(os.fsencode(left)) <= 255 and left.startswith("." + name[:40])
+    left.encode("utf-8")  # whole characters: a cut one would be a lone surrogate here
+    write_atomically(path, lambda f: f.write(b"whole"))
+    assert path.read_bytes() == b"whole" and _temporaries(tmp_path) == []
+    longer = name[:-4] + "x" + name[-4:]  # cut alike, but a temporary of its own
+    assert files._temporary_stem(longer) != files._temporary_stem(name)
 
 
 _SAVER = """
