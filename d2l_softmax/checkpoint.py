@@ -135,19 +135,39 @@ def _read_npy(zf: zipfile.ZipFile, name: str, ndim: int, kind: str) -> np.ndarra
     return data.reshape(shape, order="F" if fortran else "C")
 
 
+_END = struct.Struct("<4s4H2LH")            # the end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")     # where the ZIP64 end record is
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")     # the ZIP64 end record
+
+
+def _declared_directory(raw) -> tuple[int, int]:
+    """(entries, bytes) that a zip's directory declares, from its end records, read as
+    the zip format describes them (the ZIP64 record's numbers where there is one)."""
+    raw.seek(0, os.SEEK_END)
+    tail_size = min(raw.tell(), _END.size + 0xFFFF)  # the record, then a comment
+    raw.seek(-tail_size, os.SEEK_END)
+    tail = raw.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _END.size:
+        raise zipfile.BadZipFile("File is not a zip file")
+    _, _, _, on_disk, total, size, _, _ = _END.unpack_from(tail, at)
+    locator = at - _ZIP64_LOCATOR.size
+    if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+        raw.seek(_ZIP64_LOCATOR.unpack_from(tail, locator)[2])
+        record = raw.read(_ZIP64_END.size)
+        if len(record) == _ZIP64_END.size and record[:4] == b"PK\x06\x06":
+            on_disk, total, size = _ZIP64_END.unpack(record)[6:9]
+    return max(on_disk, total), size
+
+
 def _check_zip_directory(raw) -> None:
     """Refuse a zip whose directory declares more entries or bytes than a model's could.
 
     Checked before ``zipfile.ZipFile`` parses the directory, which it reads whole and
     turns into an object per entry (0.55 GB per million entries, in a 50 MB file).
-    The end records are read by zipfile's own reader, so this checks the very
-    numbers ``ZipFile`` would then use (those of the ZIP64 record, when there is one).
     """
-    end = zipfile._EndRecData(raw)  # noqa: SLF001 (no public API reads only the end records)
-    if end is None:
-        raise zipfile.BadZipFile("File is not a zip file")
-    entries = max(end[zipfile._ECD_ENTRIES_THIS_DISK], end[zipfile._ECD_ENTRIES_TOTAL])
-    size = end[zipfile._ECD_SIZE]
+    entries, size = _declared_directory(raw)
+    raw.seek(0)
     if entries > MAX_ZIP_ENTRIES:
         raise ValueError(f"its zip directory declares {entries:,} entries; a model has "
                          f"{len(MEMBERS)}")
