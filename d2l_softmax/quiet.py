@@ -155,7 +155,7 @@ def writable_matplotlib_folder() -> None:
     """Point ``MPLCONFIGDIR`` at a new temporary folder when matplotlib's own one (as it
     finds it: ``$XDG_CONFIG_HOME/matplotlib`` or ``~/.config/matplotlib``) cannot be
     made or written; otherwise, or when matplotlib is imported already, do nothing."""
-    if "MPLCONFIGDIR" in os.environ or "matplotlib" in sys.modules:
+    if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:  # "" is unset to it too
         return
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     folder = os.path.join(base, "matplotlib")

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from d2l_softmax.checks import as_float32, check_lr, check_positive_int
+from d2l_softmax.checks import as_float32, check_lr, check_positive_int, check_seed
 
 
 @pytest.mark.parametrize("value", [1, 256, np.int64(3), np.uint8(7)])
@@ -46,3 +46,11 @@ def test_the_checks_import_neither_numpy_nor_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_seeds():
+    assert check_seed(None) is None and check_seed(0) == 0
+    assert check_seed(np.int64(7)) == 7 and check_seed(2**63 - 1) == 2**63 - 1
+    for bad in (-1, 2**63, 1.5, "3", True):  # each would reach TensorFlow as another error
+        with pytest.raises(ValueError, match=r"seed must be None or an integer in 0\.\.9223372036854775807"):
+            check_seed(bad)

@@ -64,6 +64,17 @@ def test_no_command_replaces_a_device_or_a_pipe(small_dir, model, tmp_path, kind
 
 # ---------------------------------------------------------------- 2. finished work
 
+def test_a_disk_already_full_is_refused_before_training(small_dir, small_disk):
+    disk = small_disk("1m")
+    _fill(disk, 12 << 10)
+    out = disk / "run"
+    run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
+                    "--out", out)
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 1 and "epoch 1" not in stdout
+    assert one_error(stderr) == f"cannot write in {out}: no space left: 12 KiB free, at least 1 MiB needed"
+
+
 def _fill(folder, leave: int) -> None:
     """Fill the disk under ``folder`` until ``leave`` bytes are free."""
     vfs = os.statvfs(folder)

@@ -88,19 +88,39 @@ for seed in range(8):  # a notebook re-run eight times: one program per net, by 
     net = d2l.SoftmaxRegression(seed=seed)
     d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(net.params, 0.1))
     d2l.evaluate_accuracy(net, data)
+dataset = tf.data.Dataset.from_tensor_slices((X, y)).batch(32)  # the tf.data loop
+d2l.train_epoch_ch3(net, dataset, d2l.cross_entropy, d2l.Updater(net.params, 0.1))
 own = tf.function(lambda x: x * 2)
 for n in range(8):  # the user's own function, retraced for every new shape: warned
     own(tf.zeros((n,)))
 """
 
 
-def test_retracing_warnings_only_for_the_users_own_functions():
+def test_warnings_only_for_the_users_own_functions():
     out = _python(MANY_NETS)
     assert out.returncode == 0, out.stderr
     warnings = [line for line in out.stderr.splitlines() if "triggered tf.function retracing" in line]
     assert warnings and all("<lambda>" in line for line in warnings), out.stderr
+    assert "deprecated" not in out.stderr  # the tf.data loop converts without take_while
     verbose = _python(MANY_NETS, D2L_SOFTMAX_VERBOSE="1")
     assert "calls to <function accumulating.<locals>.accumulate" in verbose.stderr  # all shown
+
+
+def test_a_read_only_config_folder_is_quiet(tmp_path):
+    """Where matplotlib's folder cannot be made (here: its parent is a file; a read-only
+    home is the same to matplotlib), it would print two warnings: none now."""
+    (tmp_path / "a_file").write_text("")
+    code = ("import d2l_softmax as d2l\nimport matplotlib.pyplot as plt\n"
+            "plt.figure().savefig('p.png')\nimport os; print(os.environ['MPLCONFIGDIR'])")
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "a_file")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env=env)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert os.path.isdir(out.stdout.strip())
+    bare = subprocess.run([sys.executable, "-c", code.replace("import d2l_softmax as d2l", "")],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert "Matplotlib created a temporary cache directory" in bare.stderr  # without the package
 
 
 def test_help_and_usage_errors_do_not_import_tensorflow():
