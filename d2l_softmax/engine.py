@@ -20,6 +20,7 @@ and a run's path depends only on its length, so a seeded run repeats bit for bit
 """
 from __future__ import annotations
 
+import re
 import threading
 import warnings
 from collections import OrderedDict
@@ -182,6 +183,31 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     if run_eagerly or tf.config.functions_run_eagerly():
         batches = source_batches(source, source.order()) if source else data_iter
         return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
+    try:
+        sums, bad = _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop)
+    except tf.errors.InvalidArgumentError as err:
+        raise _label_error(err) or err
+    if bad >= 0:
+        raise TrainingDivergedError(epoch, bad + 1, float("nan"))
+    return sums
+
+
+_OUT_OF_RANGE = re.compile(r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+
+
+def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
+    """The ``ValueError`` the eager path gives for a label out of range, when that is what
+    TensorFlow's loss kernel rejected (a wide label mapped to -1 shows as "a label")."""
+    found = _OUT_OF_RANGE.search(err.message or "")
+    if found is None:
+        return None
+    label, classes = int(found.group(1)), int(found.group(2))
+    return ValueError(f"{f'label {label}' if label >= 0 else 'a label'} is out of range: "
+                      f"labels must be in 0..{classes - 1} for {classes} classes")
+
+
+def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
+    """(sums, index of the first bad batch or -1) of one compiled pass."""
     if source is not None:
         loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph, static:
                         tf.function(fused_loop(step, source.batch_size, training=training,
@@ -199,7 +225,4 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
             accumulating(step, training=training), jit_compile=jit, autograph=autograph,
             reduce_retracing=True), kind, xla)
         sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)
-    sums, bad = sums.numpy().astype(np.float64), int(bad)
-    if bad >= 0:
-        raise TrainingDivergedError(epoch, bad + 1, float("nan"))
-    return sums
+    return sums.numpy().astype(np.float64), int(bad)

@@ -134,3 +134,16 @@ def test_the_smallest_and_largest_float32_learning_rates_are_accepted():
     for lr in (1e-38, 1e-45, 3e38):
         assert d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr).lr == pytest.approx(
             float(np.float32(lr)))
+
+
+@pytest.mark.parametrize("label, dtype, shown", [(10, tf.int32, "label 10"),
+                                                 (2**32 + 3, tf.int64, "a label")])
+def test_compiled_training_reports_a_label_out_of_range_as_eager_does(label, dtype, shown):
+    """Not TensorFlow's 24-line kernel error: the ValueError of the eager path."""
+    X = tf.random.stateless_uniform((64, 28, 28, 1), seed=[1, 2])
+    y = tf.constant([label] + [1] * 63, dtype)
+    net = d2l.SoftmaxRegression(seed=0)
+    for data in ([(X[:32], y[:32]), (X[32:], y[32:])],
+                 tf.data.Dataset.from_tensor_slices((X, y)).batch(32)):
+        with pytest.raises(ValueError, match=f"^{shown} is out of range: labels must be in 0..9"):
+            d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(net.params, 0.1))
