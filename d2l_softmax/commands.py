@@ -210,12 +210,13 @@ def cmd_evaluate(args) -> int:
     from . import checkpoint
     from .data import scale_pixels
     from .fashion_mnist import TEXT_LABELS
-    from .files import resolve_target
+    from .files import prepare_folder, resolve_target
     from .metrics import confusion_matrix
     from .figures import plot_confusion_matrix
 
     out = args.out or args.model.with_name("confusion_matrix.png")
     resolve_target(out)
+    prepare_folder(out.parent)  # before the work: a read-only or full folder is said first
     net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
     images, labels = _test_split(args.data_dir)
     X = scale_pixels(images[..., None])
@@ -242,13 +243,14 @@ def cmd_predict(args) -> int:
     from . import checkpoint
     from .data import scale_pixels
     from .fashion_mnist import get_fashion_mnist_labels
-    from .files import resolve_target
+    from .files import prepare_folder, resolve_target
     from .model import softmax
     from .train import predict_ch3
 
     out = args.out or args.model.with_name("predictions.png")
     if not args.images:
         resolve_target(out)
+        prepare_folder(out.parent)  # before the work: a read-only or full folder is said first
     net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
     if args.images:  # every file is read (and checked) before anything is printed
         batch = np.stack([checkpoint.read_image(path) for path in args.images])

@@ -75,6 +75,18 @@ def test_a_disk_already_full_is_refused_before_training(small_dir, small_disk):
     assert one_error(stderr) == f"cannot write in {out}: no space left: 12 KiB free, at least 1 MiB needed"
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_evaluate_and_predict_say_first_that_their_output_cannot_be_saved(
+        small_dir, small_disk, command, capsys):
+    disk = small_disk("1m")
+    checkpoint.save_params(disk / "model.npz", d2l.SoftmaxRegression(seed=0))
+    _fill(disk, 12 << 10)
+    assert main([command, str(disk / "model.npz"), "--data-dir", str(small_dir)]) == 1
+    out = capsys.readouterr()
+    assert one_error(out.err) == f"cannot write in {disk}: no space left: 12 KiB free, at least 1 MiB needed"
+    assert out.out == ""  # nothing computed, nothing printed
+
+
 def _fill(folder, leave: int) -> None:
     """Fill the disk under ``folder`` until ``leave`` bytes are free."""
     vfs = os.statvfs(folder)
