@@ -13,9 +13,9 @@ enough to pay back XLA's compile time. Measured on a 2-core CPU from a cold star
 graph for the package's model and saves 0.02-0.05 s an epoch of the chapter's recipe:
 it pays back after 10-36 epochs (2,400-8,400 steps). For the chapter's own code (its
 naive softmax and ``boolean_mask`` cross-entropy) XLA compiles 0.9-3 s longer and
-pays back after 21-43 epochs, or never. The next chapters' nets (one run): Keras
-``Dense`` after 13 epochs, the MLP from scratch after 18, the Keras MLP after 11. The
-threshold follows the chapter's own code. Results agree either way to float rounding,
+pays back after 21-43 epochs, or never. The next chapters' nets (two runs): Keras
+``Dense`` after 13-14 epochs, the MLP from scratch after 12-18, the Keras MLP after 11-20.
+The threshold follows the chapter's own code. Results agree either way to float rounding,
 and a run's path depends only on its length, so a seeded run repeats bit for bit.
 """
 from __future__ import annotations
