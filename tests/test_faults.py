@@ -137,6 +137,33 @@ def test_a_disk_that_fills_during_training_loses_nothing(small_dir, small_disk, 
     assert settings["epochs_done"] == done
 
 
+_ALTERNATE_STACK = """
+import ctypes, signal, sys
+from d2l_softmax.interrupt import StopOnInterrupt, terminate_as_interrupt
+class Stack(ctypes.Structure):
+    _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+def alternate():  # whether this thread has an alternate signal stack (SS_DISABLE is 2)
+    stack = Stack()
+    assert ctypes.CDLL(None).sigaltstack(None, ctypes.byref(stack)) == 0
+    return not stack.flags & 2
+before = alternate()
+with (StopOnInterrupt() if sys.argv[1] == "training" else terminate_as_interrupt()):
+    print(before, alternate())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sigaltstack's layout here")
+@pytest.mark.parametrize("where", ["training", "the command"])
+def test_signals_are_handled_on_a_stack_of_their_own(where):
+    """A SIGTERM or Ctrl-C handled on the stack of the XLA program running on the main
+    thread corrupted the heap in 8 of 28 runs of `d2l-softmax train --epochs 40` stopped
+    after epoch 1 (exit 134, 'corrupted size vs. prev_size'), in none of 36 with an
+    alternate signal stack, where Python's handlers then run."""
+    out = subprocess.run([sys.executable, "-c", _ALTERNATE_STACK, where.split()[-1]],
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr
+
+
 def test_sigterm_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
     """``timeout``, ``docker stop`` and batch schedulers send SIGTERM: like the first
     Ctrl-C, it ends the epoch, saves everything and exits 143."""
