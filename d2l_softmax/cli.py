@@ -182,7 +182,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         quiet.show_logs()
     from . import interrupt
     interrupt.forget()
-    stdout = sys.stdout = GuardedOutput(sys.stdout)
+    # stdout closed (``>&-``): Python has None there; the command runs, printing nowhere
+    stdout = sys.stdout = GuardedOutput(sys.stdout if sys.stdout is not None
+                                        else open(os.devnull, "w"))
     try:
         with interrupt.terminate_as_interrupt():
             code = COMMANDS[args.command](args)

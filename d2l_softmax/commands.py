@@ -168,8 +168,9 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
                             Updater(net.params, args.lr), animator=animator, check=False,
                             lr_schedule=schedule)
     except BaseException:
-        if made and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # an empty folder tells nothing
+        for folder in (out, out.parent) if args.out is None else (out,):
+            if made and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # an empty folder tells nothing (runs/ too, if now empty)
         raise
     clock("training")
     settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,

@@ -18,6 +18,7 @@ from typing import Iterator
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
 _active: list["StopOnInterrupt"] = []  # the stops in force, innermost last
+_stop_asked = False  # stop_soon() was called: a training that starts later stops too
 
 
 def received() -> list[int]:
@@ -26,8 +27,10 @@ def received() -> list[int]:
 
 
 def forget() -> None:
-    """Forget the signals recorded so far."""
+    """Forget the signals recorded so far, and any stop asked for."""
+    global _stop_asked
     _received.clear()
+    _stop_asked = False
 
 
 def exit_code() -> int:
@@ -38,7 +41,10 @@ def exit_code() -> int:
 
 def stop_soon() -> None:
     """Ask the training that is running to stop after its epoch, as a first Ctrl-C does
-    (the command line asks when its output can no longer be written)."""
+    (the command line asks when its output can no longer be written). A training that
+    has not started yet stops after its first epoch."""
+    global _stop_asked
+    _stop_asked = True
     for stop in _active:
         stop.event.set()
 
@@ -86,6 +92,8 @@ class StopOnInterrupt:
 
     def __enter__(self) -> threading.Event:
         _active.append(self)
+        if _stop_asked:
+            self.event.set()
         handle_signals_on_their_own_stack()
         if _in_main_thread():
             for signum in SIGNALS:

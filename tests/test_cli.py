@@ -103,11 +103,14 @@ def test_seeded_runs_are_bitwise_reproducible(small_dir, tmp_path):
     assert not np.array_equal(a.W.numpy(), c.W.numpy())
 
 
-def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys):
+def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys, monkeypatch):
     assert main(["train", "--lr", "1e38", "--data-dir", str(small_dir), "--batch-size", "32",
                  "--out", str(tmp_path / "d")]) == 1
     assert "training diverged" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # the folder it made, empty: not left behind
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--lr", "1e38", "--data-dir", str(small_dir), "--batch-size", "32"]) == 1
+    assert not (tmp_path / "runs").exists()  # nor runs/<time>/, nor runs/
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
@@ -145,6 +148,25 @@ def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_p
     assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
 
 
+def test_a_pipe_closed_before_training_stops_it_after_the_first_epoch(small_dir, tmp_path):
+    out = tmp_path / "run"
+    run = small_cli("train", "--epochs", "50", "--batch-size", "32", "--data-dir", small_dir,
+                    "--out", out)
+    run.stdout.close()  # the reader is gone before the first line
+    stderr = run.stderr.read()
+    assert run.wait(timeout=120) == 141, stderr
+    assert json.loads((out / "history.json").read_text())["settings"]["epochs_done"] == 1
+
+
+def test_a_closed_stdout_trains_quietly(small_dir, tmp_path):
+    out = tmp_path / "run"
+    run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
+                    "--out", out, prefix=("sh", "-c", 'exec "$0" "$@" >&-'))
+    _, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0 and stderr == "", stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+
+
 def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
     out = tmp_path / "run"
     with open("/dev/full", "w") as full:
@@ -154,7 +176,9 @@ def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
     assert run.returncode == 1, stderr
     assert stderr.splitlines()[-1] == ("d2l-softmax: error: could not write to standard output: "
                                        "No space left on device")
-    assert f"Saved in {out}/" in stderr and "Traceback" not in stderr
+    # the first line already failed: training stopped after its first epoch
+    assert f"Stopped early after epoch 1: what was done is saved in {out}/" in stderr
+    assert "Traceback" not in stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
 
 
