@@ -160,6 +160,71 @@ def fresh(small_dir):
 
 # ---------------------------------------------------------------- helpers for several modules
 
+# The chapter's TensorFlow cells (Softmax Regression from Scratch), as the book writes them;
+# run them with ``exec(CHAPTER_CELLS, {"d2l": d2l})``
+CHAPTER_CELLS = """
+import tensorflow as tf
+num_inputs = 784
+num_outputs = 10
+
+W = tf.Variable(tf.random.normal(shape=(num_inputs, num_outputs),
+                                 mean=0, stddev=0.01))
+b = tf.Variable(tf.zeros(num_outputs))
+
+X = d2l.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+sums = d2l.reduce_sum(X, 0, keepdims=True), d2l.reduce_sum(X, 1, keepdims=True)
+
+def softmax(X):
+    X_exp = d2l.exp(X)
+    partition = d2l.reduce_sum(X_exp, 1, keepdims=True)
+    return X_exp / partition  # The broadcasting mechanism is applied here
+
+def net(X):
+    return softmax(d2l.matmul(d2l.reshape(X, (-1, W.shape[0])), W) + b)
+
+y_hat = tf.constant([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
+y = tf.constant([0, 2])
+
+def cross_entropy(y_hat, y):
+    return -tf.math.log(tf.boolean_mask(
+        y_hat, tf.one_hot(y, depth=y_hat.shape[-1])))
+
+def accuracy(y_hat, y):
+    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
+        y_hat = d2l.argmax(y_hat, axis=1)
+    cmp = d2l.astype(y_hat, y.dtype) == y
+    return float(d2l.reduce_sum(d2l.astype(cmp, y.dtype)))
+
+first_accuracy = accuracy(y_hat, y) / len(y)
+
+class Accumulator:
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        self.data = [a + float(b) for a, b in zip(self.data, args)]
+
+    def __getitem__(self, idx):
+        return self.data[idx]
+
+def evaluate_accuracy(net, data_iter):
+    metric = Accumulator(2)
+    for X, y in data_iter:
+        metric.add(accuracy(net(X), y), d2l.size(y))
+    return metric[0] / metric[1]
+
+class Updater():
+    def __init__(self, params, lr):
+        self.params = params
+        self.lr = lr
+
+    def __call__(self, batch_size, grads):
+        d2l.sgd(self.params, grads, self.lr, batch_size)
+
+updater = Updater([W, b], lr=0.1)
+"""
+
+
 SPECIAL = ["char device", "named pipe", "socket", "folder", "link to a char device"]
 
 

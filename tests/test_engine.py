@@ -6,6 +6,7 @@ import tensorflow as tf
 import d2l_softmax as d2l
 from d2l_softmax import engine
 from d2l_softmax.train import make_train_step
+from conftest import CHAPTER_CELLS
 
 
 def test_a_net_xla_cannot_compile_falls_back_to_a_graph(fresh):
@@ -143,35 +144,12 @@ def test_first_batch_of_any_iterable(fresh):
     assert engine.first_batch([]) is None
 
 
-CHAPTER = """
-import tensorflow as tf
-import d2l_softmax as d2l
-W = tf.Variable(tf.random.normal(shape=(784, 10), mean=0, stddev=0.01, seed=1))
-b = tf.Variable(tf.zeros(10))
-def softmax(X):
-    X_exp = tf.exp(X)
-    partition = tf.reduce_sum(X_exp, 1, keepdims=True)
-    return X_exp / partition
-def net(X):
-    return softmax(tf.matmul(tf.reshape(X, (-1, W.shape[0])), W) + b)
-def cross_entropy(y_hat, y):
-    return -tf.math.log(tf.boolean_mask(y_hat, tf.one_hot(y, depth=y_hat.shape[-1])))
-class Updater:
-    def __init__(self, params, lr):
-        self.params = params
-        self.lr = lr
-    def __call__(self, batch_size, grads):
-        d2l.sgd(self.params, grads, self.lr, batch_size)
-updater = Updater([W, b], lr=0.1)
-"""
-
-
 def test_a_re_run_cell_is_never_answered_by_a_stale_program(fresh):
     """The chapter's code in a notebook: re-running the cell that makes W and b (the
     net reads them by name), or setting the book's Updater's lr (a Python float),
     takes effect, as it does in the book's eager loop."""
-    ns = {}
-    exec(CHAPTER, ns)
+    ns = {"d2l": d2l}
+    exec(CHAPTER_CELLS, ns)
     net, loss, updater = ns["net"], ns["cross_entropy"], ns["updater"]
     train_iter, test_iter = fresh()
     d2l.train_epoch_ch3(net, train_iter, loss, updater)
