@@ -61,14 +61,25 @@ def _batch_size(X: tf.Tensor):
 def _forward(net, loss, X, y):
     """``(y_hat, per-example losses)``. A net with ``logits`` (as
     :class:`~d2l_softmax.model.SoftmaxRegression` has) and a loss with ``from_logits``
-    (as :data:`~d2l_softmax.model.cross_entropy` has) train on the stable fused form."""
-    if hasattr(loss, "from_logits") and callable(getattr(net, "logits", None)):
+    (as :data:`~d2l_softmax.model.cross_entropy` has) train on the stable fused form
+    (a Keras loss's ``from_logits`` is a flag, not this method)."""
+    if callable(getattr(loss, "from_logits", None)) and callable(getattr(net, "logits", None)):
         y_hat = net.logits(X)
         return y_hat, loss.from_logits(y_hat, y)
     y_hat = net(X)
     if isinstance(loss, tf.keras.losses.Loss):
         return y_hat, loss(y, y_hat)
     return y_hat, loss(y_hat, y)
+
+
+def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
+    """The batch's loss summed over its ``count`` examples, from what ``loss`` returned:
+    per-example losses (B,) are added up; a single number is the batch's mean (as a
+    Keras loss averages by default), unless the loss says it sums (``reduction="sum"``)."""
+    l = tf.cast(l, tf.float32)
+    if l.shape.rank != 0:
+        return tf.reduce_sum(l)
+    return l if getattr(loss, "reduction", None) == "sum" else l * count
 
 
 def make_train_step(net, loss, updater) -> Callable:
@@ -78,7 +89,6 @@ def make_train_step(net, loss, updater) -> Callable:
     (:class:`~d2l_softmax.optim.AnalyticUpdater`) computes its own gradient.
     """
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
-    mean_loss = isinstance(loss, tf.keras.losses.Loss)  # Keras losses average the batch
 
     def step(X, y):
         y = tf.convert_to_tensor(y)
@@ -93,7 +103,7 @@ def make_train_step(net, loss, updater) -> Callable:
             else:
                 updater(_batch_size(X), tape.gradient(l, updater.params))
         count = tf.cast(tf.size(y), tf.float32)
-        l_sum = tf.cast(l, tf.float32) * count if mean_loss else tf.reduce_sum(tf.cast(l, tf.float32))
+        l_sum = summed_loss(loss, l, count)
         # float labels are a regression's targets: accuracy does not apply there
         correct = correct_count(y_hat, y) if y.dtype.is_integer else tf.constant(float("nan"))
         return l_sum, correct, count
@@ -116,7 +126,8 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
     The accuracy is NaN for float labels (a regression's targets).
 
-    ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``;
+    ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``
+    (one number for the batch is read as its mean; see :func:`summed_loss`);
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
     ``jit_compile``: None compiles a plain graph, and XLA (falling back to the
@@ -159,7 +170,7 @@ def evaluate_loss(net, data_iter, loss) -> float:
     for X, y in data_iter:
         _, l = _forward(net, loss, X, y)
         n = int(tf.size(y)) if l.shape.rank == 0 else int(tf.size(l))  # a mean, or one a row
-        total += float(tf.reduce_sum(l)) * (n if l.shape.rank == 0 else 1)
+        total += float(summed_loss(loss, l, n))
         count += n
     if count == 0:
         raise ValueError("data_iter yielded no examples")

@@ -52,6 +52,31 @@ def test_epoch_metrics_are_exact_means(small_iters, small_dir):
     assert acc == pytest.approx(expected_acc)
 
 
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_the_epoch_loss_is_the_mean_whatever_the_loss_returns(small_iters, small_dir, run_eagerly):
+    """Per-example losses, a batch mean (a Keras loss by default, or a function's
+    ``reduce_mean``) and a Keras loss that sums: the epoch's loss is the mean over
+    the examples each time (with lr 1e-12 the net does not move)."""
+    train_iter, _ = small_iters
+    images, labels = d2l.read_fashion_mnist(small_dir, "train")
+    X, y = tf.constant(images[..., None] / 255.0, tf.float32), tf.constant(labels, tf.int32)
+    net = d2l.SoftmaxRegression(seed=2)
+    expected = float(tf.reduce_mean(d2l.cross_entropy(net(X), y)))
+
+    def keras(reduction):
+        return tf.keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
+
+    losses = {"per example": d2l.cross_entropy,
+              "function's mean": lambda y_hat, y: tf.reduce_mean(d2l.cross_entropy(y_hat, y)),
+              "keras mean": keras("sum_over_batch_size"), "keras none": keras("none"),
+              "keras sum": keras("sum")}
+    for name, loss in losses.items():
+        got, _ = d2l.train_epoch_ch3(net, train_iter, loss, d2l.Updater(net.params, 1e-12),
+                                     run_eagerly=run_eagerly)
+        assert got == pytest.approx(expected, rel=1e-5), name
+        assert d2l.evaluate_loss(net, train_iter, loss) == pytest.approx(expected, rel=1e-5), name
+
+
 def test_generic_iterables_and_keras(small_iters):
     train_iter, test_iter = small_iters
     other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
