@@ -123,13 +123,14 @@ def describe(err: BaseException) -> Optional[str]:
 
 
 class GuardedOutput:
-    """The command's stdout: a write that fails (the reader of a pipe went away, a full
-    device) ends the output, not the work. Training stops after its epoch, as after a
-    first Ctrl-C, and saves what it has done; the last lines go to stderr
-    (:func:`~d2l_softmax.commands.say`). ``failure`` is the error, or None."""
+    """The command's stdout or stderr: a write that fails (the reader of a pipe went away,
+    a full device) ends that output, not the work. When stdout fails (``stops``),
+    training stops after its epoch, as after a first Ctrl-C, and saves what it has done;
+    the last lines go to stderr (:func:`~d2l_softmax.commands.say`). When stderr fails
+    too (``2>&1 | head``), they go nowhere. ``failure`` is the error, or None."""
 
-    def __init__(self, stream):
-        self.stream, self.failure = stream, None
+    def __init__(self, stream, *, stops: bool = True):
+        self.stream, self.failure, self.stops = stream, None, stops
 
     def write(self, text: str) -> int:
         if self.failure is None:
@@ -149,7 +150,8 @@ class GuardedOutput:
     def _fail(self, err: OSError) -> None:
         from . import interrupt
         self.failure = err
-        interrupt.stop_soon()
+        if self.stops:
+            interrupt.stop_soon()
         try:  # what is left in the buffer, and Python's flush at exit, go nowhere quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self.stream.fileno())
@@ -185,6 +187,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # stdout closed (``>&-``): Python has None there; the command runs, printing nowhere
     stdout = sys.stdout = GuardedOutput(sys.stdout if sys.stdout is not None
                                         else open(os.devnull, "w"))
+    stderr = sys.stderr = GuardedOutput(sys.stderr if sys.stderr is not None
+                                        else open(os.devnull, "w"), stops=False)
     try:
         with interrupt.terminate_as_interrupt():
             code = COMMANDS[args.command](args)
@@ -205,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         error(message)
         return 1
     finally:
-        sys.stdout = stdout.stream
+        sys.stdout, sys.stderr = stdout.stream, stderr.stream
 
 
 def run() -> None:

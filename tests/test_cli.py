@@ -1,4 +1,6 @@
 """The command line, run as a user runs it: a separate process, exit codes, messages."""
+import errno
+import io
 import json
 import os
 import signal
@@ -146,6 +148,31 @@ def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_p
     _, settings = checkpoint.load_params(out / "model.npz")
     assert 1 <= settings["epochs_done"] < 100000
     assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+
+
+def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, tmp_path):
+    """``d2l-softmax train 2>&1 | head -2``: the last lines have nowhere to go either."""
+    out = tmp_path / "run"
+    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--data-dir",
+                    small_dir, "--out", out, stderr=subprocess.STDOUT)
+    for line in run.stdout:
+        if line.startswith("epoch 1:"):
+            run.stdout.close()
+            break
+    assert run.wait(timeout=120) == 141
+    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+
+
+def test_an_error_line_that_cannot_be_written_is_no_traceback(monkeypatch, tmp_path):
+    """stderr gone too (``2>&1 | head`` after the reader left): the error line goes
+    nowhere, and the exit code still says what happened."""
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stderr", Gone())
+    assert main(["train", "--data-dir", str(tmp_path / "nothing"), "--out",
+                 str(tmp_path / "run")]) == 1
 
 
 def test_a_pipe_closed_before_training_stops_it_after_the_first_epoch(small_dir, tmp_path):
