@@ -165,7 +165,11 @@ class GuardedOutput:
 
 def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "predict" and not any(text.startswith("-") for text in extra):
+        args.images += [Path(text) for text in extra]  # IMAGE files after an option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "predict":
         if args.images and (args.n is not None or args.out is not None):
             parser.error("--n and --out are for the grid of test images; "

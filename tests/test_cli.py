@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,11 +39,20 @@ def test_help_for_each_command():
     (["train", "--seed", "-1"], "must be None or an integer in 0.."),
     (["predict", "m.npz", "shirt.png", "--n", "5"], "--n and --out are for the grid"),
     (["predict", "m.npz", "shirt.png", "--out", "p.png"], "--n and --out are for the grid"),
+    (["predict", "m.npz", "--n", "5", "shirt.png"], "--n and --out are for the grid"),
+    (["predict", "m.npz", "--n", "5", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--epochs", "2", "extra"], "unrecognized arguments: extra"),
 ])
 def test_bad_usage_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as err:
         main(args)
     assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_image_files_may_follow_an_option():
+    args = cli._parse(["predict", "m.npz", "a.png", "--data-dir", "d", "b.png", "c.png"])
+    assert args.images == [Path("a.png"), Path("b.png"), Path("c.png")]
+    assert args.data_dir == Path("d")
 
 
 def test_missing_data_dir_exits_1_with_one_line(tmp_path):
