@@ -38,9 +38,16 @@ ROUNDS = 3          # times each way runs (in turn) for its medians
 
 # ---------------------------------------------------------------- one way, in its own process
 
-def run_way(family: str, name: str, data_dir=None, seed: int = 0, cells: int = 2) -> dict:
+def run_way(family: str, name: str, data_dir=None, seed: int = 0, cells: int = 2,
+            one_thread_per_op: bool = False) -> dict:
     """Prepare the way, then run its whole call ``cells`` times with a fresh net each:
-    {"whole": [s, ...], "epochs": [[s, ...], ...], "metrics": (loss, acc, test acc)}."""
+    {"whole": [s, ...], "epochs": [[s, ...], ...], "metrics": (loss, acc, test acc)}.
+    ``one_thread_per_op``: set TensorFlow's threads as ``d2l-softmax train`` does, first
+    (in a process of its own; in one where TensorFlow already runs nothing changes)."""
+    if one_thread_per_op:
+        import tensorflow as tf
+        from d2l_softmax.commands import one_thread_per_op as set_threads
+        set_threads(tf)
     import ways
     import d2l_softmax as d2l
     folder = d2l.find_fashion_mnist(data_dir)
@@ -63,11 +70,12 @@ def _child(args: list, env=None) -> dict:
 
 
 def measure_ways(keys, data_dir=None, rounds: int = ROUNDS, log=print,
-                 in_process: bool = False) -> dict:
+                 in_process: bool = False, one_thread_per_op: bool = False) -> dict:
     """{key: [run_way's result, one per round]}, the ways taking turns. Each way runs in
     a fresh process (as a learner's first call), or here with ``in_process`` (quick mode:
-    one call each, nothing cold about it)."""
+    one call each, nothing cold about it). ``one_thread_per_op``: see :func:`run_way`."""
     data = ["--data-dir", data_dir] if data_dir else []
+    data += ["--one-thread-per-op"] if one_thread_per_op else []
     results = {key: [] for key in keys}
     for r in range(rounds):
         for family, name in keys:
@@ -199,6 +207,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: each way once, in this process, for 2 epochs; "
                         "no whole-process runs (the figures mean nothing)")
+    parser.add_argument("--one-thread-per-op", action="store_true",
+                        help="run every way with one thread per op, as `d2l-softmax train` "
+                        "runs (tf.config.threading), instead of TensorFlow's default threads")
     parser.add_argument("--skip-processes", action="store_true",
                         help="leave out the whole-process runs and the squeezed recipe")
     parser.add_argument("--way", nargs=2, metavar=("FAMILY", "NAME"), help=argparse.SUPPRESS)
@@ -206,7 +217,8 @@ def main(argv=None) -> int:
     parser.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.way:  # (internal) one way, as the process to measure
-        print(json.dumps(run_way(*args.way, data_dir=args.data_dir, cells=args.cells)))
+        print(json.dumps(run_way(*args.way, data_dir=args.data_dir, cells=args.cells,
+                                 one_thread_per_op=args.one_thread_per_op)))
         return 0
     if args.breakdown:
         print(json.dumps(breakdown(args.data_dir)))
@@ -218,11 +230,13 @@ def main(argv=None) -> int:
         recipe.EPOCHS, args.rounds, args.skip_processes = 2, 1, True
     keys = [k for k in ways.all_ways() if not args.only or args.only in f"{k[0]}: {k[1]}"]
     rows = summarize(measure_ways(keys, args.data_dir, args.rounds, in_process=args.quick,
-                                  log=lambda m: print(m, file=sys.stderr, flush=True)))
+                                  log=lambda m: print(m, file=sys.stderr, flush=True),
+                                  one_thread_per_op=args.one_thread_per_op))
     print(f"Fashion-MNIST, lr {recipe.LR}, batch {recipe.BATCH}, {recipe.EPOCHS} epochs; "
           f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; "
           + ("quick mode, each way once in one process" if args.quick else
              f"each way in a fresh process, median of {args.rounds} rounds")
+          + ("; one thread per op" if args.one_thread_per_op else "")
           + "; epoch = one training pass + test accuracy\n")
     print(table(rows))
     for (family, name), row in rows.items():

@@ -1,4 +1,5 @@
 """The benchmark runs (quick mode) and its table says what it should; no timing is tested."""
+import subprocess
 import sys
 from pathlib import Path
 
@@ -83,3 +84,29 @@ def test_the_breakdown_times_the_command_itself(small_dir, monkeypatch):
     assert list(parts) == ["import", "data", "compile", "train", "plots", "save"]
     assert parts["train"] > 0 and parts["plots"] > 0 and parts["save"] > 0
     assert min(parts["import"], parts["data"]) >= 0 and sum(parts.values()) <= wall
+
+
+_ONE_WAY = """
+import subprocess
+import sys
+sys.path.insert(0, {benchmarks!r})
+from d2l_softmax import data
+data.SPLITS.update({splits!r})
+import bench, recipe
+recipe.EPOCHS = 1
+bench.run_way("softmax", "train_ch3, package model", {folder!r}, cells=1, one_thread_per_op={one})
+import tensorflow as tf
+print(tf.config.threading.get_intra_op_parallelism_threads(),
+      tf.config.threading.get_inter_op_parallelism_threads())
+"""
+
+
+@pytest.mark.parametrize("one, threads", [(True, "1 1"), (False, "0 0")])
+def test_a_way_runs_with_one_thread_per_op_when_asked(small_dir, one, threads):
+    from d2l_softmax import fashion_mnist
+    script = _ONE_WAY.format(benchmarks=str(Path(bench.__file__).parent), one=one,
+                             splits=dict(fashion_mnist.SPLITS), folder=str(small_dir))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == threads
