@@ -73,13 +73,15 @@ def _forward(net, loss, X, y):
 
 
 def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
-    """The batch's loss summed over its ``count`` examples, from what ``loss`` returned:
-    per-example losses (B,) are added up; a single number is the batch's mean (as a
-    Keras loss averages by default), unless the loss says it sums (``reduction="sum"``)."""
+    """The batch's loss summed over its ``count`` examples, from what ``loss`` returned,
+    read as the book reads it: per-example losses (B,) are added up; one number from a
+    Keras loss is the batch's mean (unless its ``reduction`` is ``"sum"``), and one
+    number from a function is the batch's sum (the book's ``reduce_sum(l)``)."""
     l = tf.cast(l, tf.float32)
     if l.shape.rank != 0:
         return tf.reduce_sum(l)
-    return l if getattr(loss, "reduction", None) == "sum" else l * count
+    averaged = isinstance(loss, tf.keras.losses.Loss) and getattr(loss, "reduction", None) != "sum"
+    return l * count if averaged else l
 
 
 def make_train_step(net, loss, updater) -> Callable:
@@ -127,7 +129,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     The accuracy is NaN for float labels (a regression's targets).
 
     ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``
-    (one number for the batch is read as its mean; see :func:`summed_loss`);
+    (how one number for the batch is read: :func:`summed_loss`);
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
     ``jit_compile``: None compiles a plain graph, and XLA (falling back to the

@@ -54,9 +54,9 @@ def test_epoch_metrics_are_exact_means(small_iters, small_dir):
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
 def test_the_epoch_loss_is_the_mean_whatever_the_loss_returns(small_iters, small_dir, run_eagerly):
-    """Per-example losses, a batch mean (a Keras loss by default, or a function's
-    ``reduce_mean``) and a Keras loss that sums: the epoch's loss is the mean over
-    the examples each time (with lr 1e-12 the net does not move)."""
+    """Per-example losses, a Keras loss's batch mean, a Keras loss that sums and a
+    function's batch sum (read as the book reads it, ``reduce_sum(l)``): the epoch's
+    loss is the mean over the examples each time (with lr 1e-12 the net does not move)."""
     train_iter, _ = small_iters
     images, labels = d2l.read_fashion_mnist(small_dir, "train")
     X, y = tf.constant(images[..., None] / 255.0, tf.float32), tf.constant(labels, tf.int32)
@@ -67,7 +67,7 @@ def test_the_epoch_loss_is_the_mean_whatever_the_loss_returns(small_iters, small
         return tf.keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
 
     losses = {"per example": d2l.cross_entropy,
-              "function's mean": lambda y_hat, y: tf.reduce_mean(d2l.cross_entropy(y_hat, y)),
+              "function's sum": lambda y_hat, y: tf.reduce_sum(d2l.cross_entropy(y_hat, y)),
               "keras mean": keras("sum_over_batch_size"), "keras none": keras("none"),
               "keras sum": keras("sum")}
     for name, loss in losses.items():
