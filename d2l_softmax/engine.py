@@ -20,6 +20,7 @@ and a run's path depends only on its length, so a seeded run repeats bit for bit
 """
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import warnings
@@ -154,17 +155,29 @@ def first_batch(data_iter) -> Optional[tuple]:
     return None
 
 
-def warm_up(net, updater, data_iter) -> None:
-    """Build a Keras model and optimizer eagerly: variables cannot be created in a loop."""
+def warm_up(net, updater, data_iter):
+    """Build a Keras model and optimizer eagerly: variables cannot be created in a loop.
+    Returns ``data_iter`` to iterate, with the batch read to build the model put back in
+    front when ``data_iter`` is a one-shot iterator (a generator): none is lost."""
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
     if not isinstance(net, tf.keras.Model) or (net.built and not keras_optimizer):
-        return
+        return data_iter
     if not net.built:
         source = array_source(data_iter)
-        X = scale_pixels(source.images[:1]) if source else next(iter(data_iter))[0]
+        if source is not None:
+            X = scale_pixels(source.images[:1])
+        else:
+            batches = iter(data_iter)
+            first = next(batches, None)
+            if first is None:  # no examples: run_epoch says so
+                return data_iter
+            if batches is data_iter:  # one-shot: give the batch back
+                data_iter = itertools.chain([first], batches)
+            X = first[0]
         net(X)
     if keras_optimizer and not getattr(updater, "built", getattr(updater, "_built", True)):
         updater.build(net.trainable_variables)
+    return data_iter
 
 
 # ---------------------------------------------------------------- one epoch

@@ -176,6 +176,17 @@ class CrossEntropy:
 cross_entropy = CrossEntropy()
 
 
+def trains_on_logits(net, loss) -> bool:
+    """Whether training ``net`` with ``loss`` may use the stable fused form,
+    ``loss.from_logits(net.logits(X), y)``: only when that is the same loss, that is when
+    ``net`` is a :class:`SoftmaxRegression` whose ``__call__`` is softmax(logits) (a
+    subclass may change ``logits``, not ``__call__``) and ``loss`` a :class:`CrossEntropy`
+    whose ``__call__`` is not changed either."""
+    return (isinstance(net, SoftmaxRegression)
+            and type(net).__call__ is SoftmaxRegression.__call__
+            and isinstance(loss, CrossEntropy) and type(loss).__call__ is CrossEntropy.__call__)
+
+
 def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The hand-derived gradient of the summed cross-entropy of softmax regression.
 

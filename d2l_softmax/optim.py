@@ -65,6 +65,12 @@ class AnalyticUpdater(Updater):
     def __init__(self, model: SoftmaxRegression, lr: float):
         if not isinstance(model, SoftmaxRegression):
             raise TypeError(f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}")
+        changed = [name for name in ("__call__", "logits")
+                   if getattr(type(model), name) is not getattr(SoftmaxRegression, name)]
+        if changed:
+            raise TypeError(f"AnalyticUpdater computes the gradient of softmax(X W + b) itself; "
+                            f"{type(model).__name__} changes {' and '.join(changed)}: train it "
+                            "with Updater (the tape) instead")
         super().__init__(model.params, lr)
         self.model = model
 

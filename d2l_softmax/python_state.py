@@ -10,7 +10,7 @@ and without running anything; :mod:`d2l_softmax.engine` keys its programs on it,
 changed state gets a new program.
 
 What it follows: a function's closure and the globals its code names; an object's
-attributes (``vars``); lists and tuples; a few levels deep. Variables count by
+attributes (``vars``); lists, tuples and dicts; a few levels deep. Variables count by
 identity (their values are read when the program runs), numbers and strings by
 value (they are constants in the program). Modules, classes and Keras objects count
 by identity only: they keep their state in variables.
@@ -70,6 +70,11 @@ class _Walk:
             if len(obj) > _MAX_ITEMS:
                 return key, len(obj)
             return key, tuple(self.state(item, depth - 1) for item in obj)
+        if isinstance(obj, dict):  # params["W"], hyperparameters["wd"]
+            if len(obj) > _MAX_ITEMS:
+                return key, len(obj)
+            return key, tuple((self.state(name, depth - 1), self.state(value, depth - 1))
+                              for name, value in list(obj.items()))
         if isinstance(obj, types.FunctionType):
             cells = tuple(self.state(cell.cell_contents, depth - 1)
                           for cell in obj.__closure__ or () if _filled(cell))

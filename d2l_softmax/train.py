@@ -27,6 +27,7 @@ from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
 from .metrics import correct_count
+from .model import trains_on_logits
 from .display import ShownAxes
 from .plots import Animator, show_images
 
@@ -59,11 +60,10 @@ def _batch_size(X: tf.Tensor):
 
 
 def _forward(net, loss, X, y):
-    """``(y_hat, per-example losses)``. A net with ``logits`` (as
-    :class:`~d2l_softmax.model.SoftmaxRegression` has) and a loss with ``from_logits``
-    (as :data:`~d2l_softmax.model.cross_entropy` has) train on the stable fused form
-    (a Keras loss's ``from_logits`` is a flag, not this method)."""
-    if callable(getattr(loss, "from_logits", None)) and callable(getattr(net, "logits", None)):
+    """``(y_hat, per-example losses)``. A :class:`~d2l_softmax.model.SoftmaxRegression`
+    with :data:`~d2l_softmax.model.cross_entropy` trains on the stable fused form
+    (:func:`~d2l_softmax.model.trains_on_logits`)."""
+    if trains_on_logits(net, loss):
         y_hat = net.logits(X)
         return y_hat, loss.from_logits(y_hat, y)
     y_hat = net(X)
@@ -137,7 +137,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     (:func:`~d2l_softmax.engine.use_xla`; :func:`train_ch3` knows the run's length);
     True insists on XLA, False never uses it.
     """
-    engine.warm_up(net, updater, train_iter)
+    train_iter = engine.warm_up(net, updater, train_iter)
     step = make_train_step(net, loss, updater)
     loss_sum, correct, count = engine.run_epoch(
         step, (net, loss, updater), train_iter, training=True, run_eagerly=run_eagerly,
@@ -157,7 +157,7 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
     few milliseconds either way, and the plain graph compiles in about a third of
     the time (XLA pays off in training, where the step is repeated).
     """
-    engine.warm_up(net, None, data_iter)
+    data_iter = engine.warm_up(net, None, data_iter)
     correct, count = engine.run_epoch(make_eval_step(net), (net,), data_iter, training=False,
                                       run_eagerly=run_eagerly, jit_compile=jit_compile)
     if count == 0:

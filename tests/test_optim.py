@@ -51,6 +51,12 @@ def test_analytic_updater_needs_softmax_regression():
     with pytest.raises(TypeError, match="needs a SoftmaxRegression"):
         d2l.AnalyticUpdater(lambda X: X, 0.1)
 
+    class Tempered(d2l.SoftmaxRegression):  # its own model: the hand gradient is not its
+        def __call__(self, X):
+            return d2l.softmax(self.logits(X) / 4)
+    with pytest.raises(TypeError, match="Tempered changes __call__: train it with Updater"):
+        d2l.AnalyticUpdater(Tempered(seed=0), 0.1)
+
 
 def test_cosine_schedule():
     schedule = d2l.cosine_schedule(0.2, 10, final_lr=0.0)

@@ -37,6 +37,25 @@ def test_a_rebound_global_or_a_new_number_changes_the_state():
     assert _state(net) == second
 
 
+def test_what_a_dict_holds_is_followed():
+    """A net reading ``params["W"]``, a loss reading ``hp["wd"]``: a new variable or a new
+    number in the dict is a new state; the same contents are the same state."""
+    params, hp = {"W": tf.Variable(tf.zeros((4, 3)))}, {"wd": 0.0}
+
+    def net(X):
+        return tf.matmul(X, params["W"]) * (1 + hp["wd"])
+    first = _state(net)
+    params["W"].assign(tf.ones((4, 3)))
+    assert _state(net) == first
+    params["W"] = tf.Variable(tf.zeros((4, 3)))
+    second = _state(net)
+    assert second != first
+    hp["wd"] = 1.0
+    assert _state(net) != second
+    hp["wd"] = 0.0
+    assert _state(net) == second
+
+
 def test_objects_closures_methods_and_tf_functions_are_followed():
     class Updater:  # the book's: lr is a Python float
         def __init__(self, params, lr):

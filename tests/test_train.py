@@ -77,6 +77,51 @@ def test_the_epoch_loss_is_the_mean_whatever_the_loss_returns(small_iters, small
         assert d2l.evaluate_loss(net, train_iter, loss) == pytest.approx(expected, rel=1e-5), name
 
 
+def test_a_subclass_that_changes_the_model_trains_as_its_own_model(small_iters):
+    """A SoftmaxRegression whose __call__ divides the logits by a temperature is trained
+    as that model (the tape through its __call__), not on the plain logits: as the
+    book's loop, written out here, trains it."""
+    class Tempered(d2l.SoftmaxRegression):
+        def __call__(self, X):
+            return d2l.softmax(self.logits(X) / 4)
+
+    batches = [(X, y) for X, y in small_iters[0]]
+    net = Tempered(seed=3)
+    sums = np.zeros(3)
+    for X, y in batches:  # the book's loop
+        with tf.GradientTape() as tape:
+            y_hat = net(X)
+            l = d2l.cross_entropy(y_hat, y)
+        d2l.sgd(net.params, tape.gradient(l, net.params), 0.5, X.shape[0])
+        sums += [float(tf.reduce_sum(l)), d2l.accuracy(y_hat, y), len(y)]
+    for run_eagerly in (True, False):
+        net = Tempered(seed=3)
+        got = d2l.train_epoch_ch3(net, batches, d2l.cross_entropy, d2l.Updater(net.params, 0.5),
+                                  run_eagerly=run_eagerly)
+        assert got == pytest.approx((sums[0] / sums[2], sums[1] / sums[2]), rel=1e-5)
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_a_generator_builds_a_keras_model_without_losing_a_batch(small_iters, run_eagerly):
+    train_iter, test_iter = small_iters
+    batches = [(X, y) for X, y in train_iter]
+
+    def fresh():
+        tf.keras.utils.set_random_seed(0)
+        return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    results = []
+    for data in (batches, (batch for batch in batches), iter(batches)):
+        net = fresh()
+        results.append(d2l.train_epoch_ch3(net, data, loss, tf.keras.optimizers.SGD(0.1),
+                                           run_eagerly=run_eagerly))
+        results.append(d2l.evaluate_accuracy(fresh(), (b for b in batches),
+                                             run_eagerly=run_eagerly))
+    for got in (results[2:4], results[4:6]):  # as on the list: no batch lost
+        assert got[0] == pytest.approx(results[0], rel=1e-6)
+        assert got[1] == pytest.approx(results[1], rel=1e-6)
+
+
 def test_generic_iterables_and_keras(small_iters):
     train_iter, test_iter = small_iters
     other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
