@@ -113,8 +113,9 @@ def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
     The range is checked in y's own dtype, before narrowing to int32 (so a wide
     label such as 2**32 + 3 cannot wrap into a valid class). Run eagerly, an out-of-
     range label raises ``ValueError``; in compiled code, labels of a dtype wider
-    than int32 that are out of range become -1, and TensorFlow's own check in the
-    loss kernel rejects them (under XLA the loss becomes NaN, which training reports).
+    than int32 that are out of range become -1, and the loss rejects them: TensorFlow's
+    own check in the kernel of :meth:`CrossEntropy.from_logits` in a plain graph, else
+    a NaN loss (under XLA, and in :meth:`CrossEntropy.__call__`), which training reports.
     """
     y = tf.convert_to_tensor(y)
     if not y.dtype.is_integer:
@@ -157,10 +158,17 @@ class CrossEntropy:
         y_hat = tf.convert_to_tensor(y_hat)
         y = tf.convert_to_tensor(y)
         _check_batch("y_hat", y_hat, y)
-        y = check_labels(y, y_hat.shape[-1])
-        picked = tf.gather(y_hat, y, axis=1, batch_dims=1)  # a_y for each row
+        q = y_hat.shape[-1]
+        y = check_labels(y, q)
         tiny = tf.constant(np.finfo(y_hat.dtype.as_numpy_dtype).tiny, y_hat.dtype)
-        return -tf.math.log(tf.maximum(picked, tiny))
+        if tf.executing_eagerly():  # the labels were checked
+            picked = tf.gather(y_hat, y, axis=1, batch_dims=1)  # a_y for each row
+            return -tf.math.log(tf.maximum(picked, tiny))
+        # compiled: a label out of range gives a NaN loss, which stops training there
+        # (a plain graph's gather would fail with its own message, XLA's would pick a_0)
+        bad = (y < 0) | (y >= q)
+        picked = tf.gather(y_hat, tf.where(bad, 0, y), axis=1, batch_dims=1)
+        return tf.where(bad, tf.constant(np.nan, y_hat.dtype), -tf.math.log(tf.maximum(picked, tiny)))
 
     def from_logits(self, logits: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """logits Z (B, q), labels y (B,) -> loss (B,) = logsumexp(Z) - Z[y]."""

@@ -136,6 +136,24 @@ def test_the_smallest_and_largest_float32_learning_rates_are_accepted():
             float(np.float32(lr)))
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_label_out_of_range_never_trains_on_silently(jit_compile):
+    """The chapter's own net (no logits) with ``d2l.cross_entropy``: XLA's gather would
+    pick some a_j for label 10 and train on; a plain graph's gather failed with its
+    own kernel message. Both stop at that batch now, naming the labels."""
+    W = tf.Variable(tf.random.stateless_normal((784, 10), seed=[0, 1], stddev=0.01))
+    b = tf.Variable(tf.zeros(10))
+
+    def net(X):
+        return d2l.softmax(tf.matmul(tf.reshape(X, (-1, 784)), W) + b)
+    X = tf.random.stateless_uniform((64, 28, 28, 1), seed=[1, 2])
+    y = tf.constant([1] * 40 + [10] + [1] * 23, tf.int32)
+    batches = [(X[:32], y[:32]), (X[32:], y[32:])]
+    with pytest.raises(d2l.TrainingDivergedError, match="batch 2.*labels in range"):
+        d2l.train_epoch_ch3(net, batches, d2l.cross_entropy, d2l.Updater([W, b], 0.1),
+                            jit_compile=jit_compile)
+
+
 @pytest.mark.parametrize("label, dtype, shown", [(10, tf.int32, "label 10"),
                                                  (2**32 + 3, tf.int64, "a label")])
 def test_compiled_training_reports_a_label_out_of_range_as_eager_does(label, dtype, shown):
