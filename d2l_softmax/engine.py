@@ -76,8 +76,10 @@ class Compiled:
     traced without AutoGraph (the loops here use ``tf.while_loop`` themselves, and
     converting the code costs start-up time); a net or loss with Python control
     flow on tensor values gets AutoGraph on a second try. A loop that hides the batch
-    size from a plain graph (``hides_batch_size``: the fused loop) is traced again
-    with it known when the net needs it (``X.shape[0]`` used as a number). When XLA
+    size (``hides_batch_size``: the fused loop in a plain graph, the tf.data loop; the
+    per-batch step from its relaxed second trace on) is made again with it known
+    (``static_shapes``) when the net needs it (``X.shape[0]`` used as a number): the
+    first trace with it known counts (``static``), as under XLA. When XLA
     cannot compile the loop, it is made again without XLA, unless ``xla=True``
     insists. Tracing and compiling fail before anything runs, so no step is done twice.
     A graph tensor used as a Python value (``.numpy()``, ``int(X[0])``) raises
@@ -85,16 +87,18 @@ class Compiled:
     """
 
     def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
-                 xla: Optional[bool], *, hides_batch_size: bool = False):
-        self.make, self.what = make, what
+                 xla: Optional[bool], *, hides_batch_size: bool = False, static: bool = False):
+        self.make, self.what, self.hides_batch_size = make, what, hides_batch_size
         self.jit, self.strict = xla is not False, xla is True
-        self.autograph, self.static = False, self.jit or not hides_batch_size
+        self.autograph, self.static, self.ran = False, static, False
         self.fn = make(self.jit, self.autograph, self.static)
 
     def __call__(self, *args):
         while True:
             try:
-                return self.fn(*args)
+                out = self.fn(*args)
+                self.ran = True
+                return out
             except tf.errors.OperatorNotAllowedInGraphError as err:
                 if self.autograph:
                     raise self._compile_error(err) from err
@@ -108,8 +112,8 @@ class Compiled:
             except tf.errors.OpError:
                 raise
             except Exception as err:
-                if not self.static:  # perhaps the net needs to know the batch size
-                    self.static = True
+                if not self.static and (self.hides_batch_size or self.ran):
+                    self.static = True  # perhaps the net needs to know the batch size
                 elif "symbolic" in str(err).lower():  # a graph's tensor used as a value
                     raise self._compile_error(err) from err
                 else:  # a mistake in the code itself, which running it eagerly would meet too
@@ -128,7 +132,7 @@ _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
 
 
 def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
-             xla: Optional[bool], *, hides_batch_size: bool = False) -> Compiled:
+             xla: Optional[bool], **shapes) -> Compiled:
     """One compiled loop per (kind, net, loss, updater), reused across epochs while the
     Python state it baked in is the same (:func:`~d2l_softmax.python_state.python_state`:
     new ``W`` and ``b`` under the same names, or a new ``lr`` float, get a new program)."""
@@ -137,7 +141,7 @@ def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Calla
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key][-1]
-    fn = Compiled(make, what, xla, hides_batch_size=hides_batch_size)
+    fn = Compiled(make, what, xla, **shapes)  # shapes: as Compiled takes them
     _PROGRAMS[key] = (objects, kept, fn)  # holding what the key counts by id keeps ids unique
     while len(_PROGRAMS) > 16:
         _PROGRAMS.popitem(last=False)
@@ -226,16 +230,21 @@ def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
                         tf.function(fused_loop(step, source.batch_size, training=training,
                                                static_shapes=static),
                                     jit_compile=jit, autograph=autograph), kind, xla,
-                        hides_batch_size=True)
+                        hides_batch_size=True, static=xla is not False)  # XLA: shapes known
         sums, bad = loop(source.images, source.labels, source.order())
     elif isinstance(data_iter, tf.data.Dataset):
-        loop = compiled("dataset", objects, lambda jit, autograph, _: tf.function(dataset_loop(
-            tf.function(step, jit_compile=jit, autograph=autograph), training=training)),
-            kind, xla)
+        def make(jit, autograph, static):
+            if not static:  # the whole pass as one program, batch size unknown
+                return tf.function(dataset_loop(
+                    tf.function(step, jit_compile=jit, autograph=autograph), training=training))
+            one_step = tf.function(accumulating(step, training=training), jit_compile=jit,
+                                   autograph=autograph)  # one trace per batch shape
+            return lambda dataset: step_loop(one_step, dataset, training=training)
+        loop = compiled("dataset", objects, make, kind, xla, hides_batch_size=True)
         sums, bad = loop(data_iter)
-    else:
-        one_step = compiled("step", objects, lambda jit, autograph, _: tf.function(
+    else:  # a second batch shape gets a trace with the batch size unknown (reduce_retracing)
+        one_step = compiled("step", objects, lambda jit, autograph, static: tf.function(
             accumulating(step, training=training), jit_compile=jit, autograph=autograph,
-            reduce_retracing=True), kind, xla)
+            reduce_retracing=not static), kind, xla)
         sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)
     return sums.numpy().astype(np.float64), int(bad)

@@ -55,8 +55,9 @@ def test_a_mistake_in_the_net_is_raised_as_it_is(fresh):
 
 
 def test_a_net_that_cannot_be_traced_is_traced_again_only_where_shapes_could_help(fresh):
-    """Only the fused loop hides the batch size, so only there is a failed trace tried
-    again with it known; over any other data the error comes after one trace."""
+    """Where the batch size was unknown to the trace (the fused loop, a tf.data loop), a
+    failed trace is tried again with it known; the per-batch step's first trace knows
+    it already, so there the error comes after one trace."""
     train_iter, _ = fresh()
     model = d2l.SoftmaxRegression(seed=0)
     traced = []
@@ -65,13 +66,36 @@ def test_a_net_that_cannot_be_traced_is_traced_again_only_where_shapes_could_hel
         traced.append(X.shape[0])
         return model(tf.constant(X.numpy()))  # .numpy() exists only eagerly
 
-    for data, traces in ((train_iter, [None, 12]), (train_iter.take(3), [None]),
+    for data, traces in ((train_iter, [None, 12]), (train_iter.take(3), [None, 12]),
                          (list(train_iter.take(3)), [12])):
         traced.clear()
         with pytest.raises(d2l.CompileError):
             d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(model.params, 0.1),
                                 jit_compile=False)
         assert traced == traces
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_net_that_needs_the_batch_size_trains_on_any_data(fresh, jit_compile):
+    """``tf.reshape(X, (X.shape[0], -1))`` over a tf.data dataset and over a list of
+    batches of two sizes (the short one first, as the loader cuts them): the same
+    numbers as eagerly, so no batch is trained twice or skipped."""
+    train_iter, _ = fresh()
+    batches = [(X, y) for X, y in train_iter]
+    assert len({X.shape[0] for X, _ in batches}) == 2
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter(batches), output_signature=train_iter.element_spec)
+    results = []
+    for data, run_eagerly in ((batches, True), (batches, False), (dataset, False)):
+        model = d2l.SoftmaxRegression(seed=0)
+
+        def net(X):
+            return d2l.softmax(tf.matmul(tf.reshape(X, (X.shape[0], -1)), model.W) + model.b)
+        results.append(d2l.train_epoch_ch3(net, data, d2l.cross_entropy,
+                                           d2l.Updater(model.params, 0.1),
+                                           run_eagerly=run_eagerly, jit_compile=jit_compile))
+    for got in results[1:]:
+        assert got == pytest.approx(results[0], rel=1e-5)
 
 
 def test_one_program_per_net_reused_across_epochs(fresh):
