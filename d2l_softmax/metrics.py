@@ -5,16 +5,26 @@ import numpy as np
 import tensorflow as tf
 
 
+def one_hot_rows(y_hat: tf.Tensor, y: tf.Tensor) -> bool:
+    """Whether ``y`` holds one row per example over the same q >= 2 classes as the scores
+    ``y_hat`` (B, q): one-hot labels, as Keras' ``CategoricalCrossentropy`` takes them."""
+    return (y.shape.rank == 2 and y_hat.shape.rank == 2 and y.shape[1] is not None
+            and y.shape[1] >= 2 and y.shape[1] == y_hat.shape[1])
+
+
 def correct_count(y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     """The number of correct predictions as a float32 tensor (usable inside tf.function).
 
     y_hat: scores (B, q) (probabilities or logits) or predicted labels (B,) as
-    integers; y: integer labels (B,). Float labels, float predicted labels and
-    shapes that do not line up (ranks, or batch sizes where they are known) raise
-    ``ValueError``: comparing them would give a silently wrong count.
+    integers; y: integer labels (B,), or one-hot rows (B, q) beside scores (the class
+    is the row's largest entry). Float labels, float predicted labels and shapes that
+    do not line up (ranks, or batch sizes where they are known) raise ``ValueError``:
+    comparing them would give a silently wrong count.
     """
     y_hat = tf.convert_to_tensor(y_hat)
     y = tf.convert_to_tensor(y)
+    if one_hot_rows(y_hat, y):
+        y = tf.argmax(y, axis=1, output_type=tf.int64)
     if not y.dtype.is_integer:
         raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
     if y.shape.rank is not None and y.shape.rank != 1:

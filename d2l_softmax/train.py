@@ -26,7 +26,7 @@ from .checks import check_positive_int
 from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
-from .metrics import correct_count
+from .metrics import correct_count, one_hot_rows
 from .model import trains_on_logits
 from .display import ShownAxes
 from .plots import Animator, show_images
@@ -53,6 +53,11 @@ class History:
 
 
 # ---------------------------------------------------------------- one step
+
+def _examples(y: tf.Tensor) -> tf.Tensor:
+    """The number of examples in a batch of labels: (B,), or (B, q) one-hot rows."""
+    return tf.cast(tf.shape(y)[0], tf.float32)
+
 
 def _batch_size(X: tf.Tensor):
     """The batch size as the book passes it (``X.shape[0]``), a tensor when unknown."""
@@ -104,10 +109,12 @@ def make_train_step(net, loss, updater) -> Callable:
                 updater.apply_gradients(zip(tape.gradient(l, params), params))
             else:
                 updater(_batch_size(X), tape.gradient(l, updater.params))
-        count = tf.cast(tf.size(y), tf.float32)
+        count = _examples(y)
         l_sum = summed_loss(loss, l, count)
-        # float labels are a regression's targets: accuracy does not apply there
-        correct = correct_count(y_hat, y) if y.dtype.is_integer else tf.constant(float("nan"))
+        # float labels that are not one-hot rows are a regression's targets: accuracy
+        # does not apply there
+        classes = y.dtype.is_integer or one_hot_rows(y_hat, y)
+        correct = correct_count(y_hat, y) if classes else tf.constant(float("nan"))
         return l_sum, correct, count
 
     return step
@@ -116,7 +123,7 @@ def make_train_step(net, loss, updater) -> Callable:
 def make_eval_step(net) -> Callable:
     """``step(X, y) -> (correct count, count)``."""
     def step(X, y):
-        return correct_count(net(X), y), tf.cast(tf.size(y), tf.float32)
+        return correct_count(net(X), y), _examples(y)
     return step
 
 
@@ -171,7 +178,7 @@ def evaluate_loss(net, data_iter, loss) -> float:
     total, count = 0.0, 0
     for X, y in data_iter:
         _, l = _forward(net, loss, X, y)
-        n = int(tf.size(y)) if l.shape.rank == 0 else int(tf.size(l))  # a mean, or one a row
+        n = int(_examples(y)) if l.shape.rank == 0 else int(tf.size(l))  # a mean, or one a row
         total += float(summed_loss(loss, l, n))
         count += n
     if count == 0:

@@ -122,6 +122,29 @@ def test_a_generator_builds_a_keras_model_without_losing_a_batch(small_iters, ru
         assert got[1] == pytest.approx(results[1], rel=1e-6)
 
 
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_one_hot_labels_count_examples_not_entries(small_iters, run_eagerly):
+    """Keras' CategoricalCrossentropy takes one-hot rows (B, 10): the epoch's loss and
+    accuracy are those of the same batches with integer labels (an example is a row,
+    not ten entries), and evaluate_accuracy reads the rows too."""
+    batches = [(X, y) for X, y in small_iters[0]]
+    one_hot = [(X, tf.one_hot(y, 10)) for X, y in batches]
+
+    def fresh():
+        tf.keras.utils.set_random_seed(0)
+        return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+    got, expected = [], []
+    for data, loss, out in ((one_hot, tf.keras.losses.CategoricalCrossentropy(from_logits=True), got),
+                            (batches, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                             expected)):
+        net = fresh()
+        out.extend(d2l.train_epoch_ch3(net, data, loss, tf.keras.optimizers.SGD(0.1),
+                                       run_eagerly=run_eagerly))
+        out.append(d2l.evaluate_accuracy(net, data, run_eagerly=run_eagerly))
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert 0.3 < expected[1] <= 1  # it learned something: the counts are not all zero
+
+
 def test_generic_iterables_and_keras(small_iters):
     train_iter, test_iter = small_iters
     other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
