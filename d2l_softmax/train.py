@@ -173,14 +173,16 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
 
 
 def evaluate_loss(net, data_iter, loss) -> float:
-    """The mean loss of ``net`` per example over ``data_iter`` (the book's helper from
-    the model-selection chapter). ``loss``: as :func:`train_epoch_ch3` takes it."""
+    """The book's helper from the model-selection chapter: the sum of every loss value
+    over ``data_iter`` divided by their number, ``sum(reduce_sum(l)) / sum(size(l))``.
+    Per-example losses give the mean per example; a loss giving one number a batch
+    (a Keras loss's mean) gives the mean of those numbers, as in the book. ``loss``:
+    as :func:`train_epoch_ch3` takes it."""
     total, count = 0.0, 0
     for X, y in data_iter:
         _, l = _forward(net, loss, X, y)
-        n = int(_examples(y)) if l.shape.rank == 0 else int(tf.size(l))  # a mean, or one a row
-        total += float(summed_loss(loss, l, n))
-        count += n
+        total += float(tf.reduce_sum(l))
+        count += int(tf.size(l))
     if count == 0:
         raise ValueError("data_iter yielded no examples")
     return total / count

@@ -93,10 +93,27 @@ def test_the_model_selection_chapters_regression(tmp_path):
     assert math.isnan(acc) and isinstance(first, float)
     for _ in range(30):
         d2l.train_epoch_ch3(net, train_iter, loss, trainer)
-    mse = float(tf.reduce_mean((tf.reshape(net(features), (-1,)) - labels) ** 2))
+    squared = (tf.reshape(net(features), (-1,)) - labels) ** 2
+    mse = float(tf.reduce_mean(squared))
+    # the book's evaluate_loss: one number a batch (Keras' mean), averaged over the batches
+    batch_means = [float(tf.reduce_mean(squared[i:i + 7])) for i in range(0, 100, 7)]
     assert d2l.evaluate_loss(net, d2l.load_array((features, labels), 7, False), loss) == \
-        pytest.approx(mse, rel=1e-5)
+        pytest.approx(sum(batch_means) / len(batch_means), rel=1e-5)
     assert mse < first / 100
+
+
+def test_evaluate_loss_reads_one_number_a_batch_as_the_book_does():
+    """sum(reduce_sum(l)) / sum(size(l)): a function's batch mean gives the mean of
+    the batch means, its batch sum the mean of the batch sums."""
+    X = tf.constant([[1.0], [2.0], [3.0]])
+    y = tf.constant([1.0, 1.0, 1.0])
+    data = [(X[:2], y[:2]), (X[2:], y[2:])]
+    mean = d2l.evaluate_loss(lambda X: X, data, lambda y_hat, y: tf.reduce_mean(
+        d2l.squared_loss(y_hat, y)))
+    assert mean == pytest.approx(((0 + 0.5) / 2 + 2.0) / 2)
+    total = d2l.evaluate_loss(lambda X: X, data, lambda y_hat, y: tf.reduce_sum(
+        d2l.squared_loss(y_hat, y)))
+    assert total == pytest.approx(((0 + 0.5) + 2.0) / 2)
 
 
 def test_evaluate_loss_of_a_per_example_loss():
