@@ -66,7 +66,8 @@ class AnalyticUpdater(Updater):
         if not isinstance(model, SoftmaxRegression):
             raise TypeError(f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}")
         changed = [name for name in ("__call__", "logits")
-                   if getattr(type(model), name) is not getattr(SoftmaxRegression, name)]
+                   if getattr(type(model), name) is not getattr(SoftmaxRegression, name)
+                   or name in vars(model)]
         if changed:
             raise TypeError(f"AnalyticUpdater computes the gradient of softmax(X W + b) itself; "
                             f"{type(model).__name__} changes {' and '.join(changed)}: train it "

@@ -96,6 +96,12 @@ def make_train_step(net, loss, updater) -> Callable:
     (:class:`~d2l_softmax.optim.AnalyticUpdater`) computes its own gradient.
     """
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
+    if hasattr(updater, "train_step") and not (
+            getattr(updater, "model", None) is net and trains_on_logits(net, loss)
+            and "logits" not in vars(net)):
+        raise TypeError(f"{type(updater).__name__} computes the gradient of its own "
+                        "SoftmaxRegression's cross-entropy: train that model with "
+                        "d2l.cross_entropy, or use d2l.Updater (the tape) for this net and loss")
 
     def step(X, y):
         y = tf.convert_to_tensor(y)

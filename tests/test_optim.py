@@ -56,6 +56,31 @@ def test_analytic_updater_needs_softmax_regression():
             return d2l.softmax(self.logits(X) / 4)
     with pytest.raises(TypeError, match="Tempered changes __call__: train it with Updater"):
         d2l.AnalyticUpdater(Tempered(seed=0), 0.1)
+    patched = d2l.SoftmaxRegression(seed=0)
+    patched.logits = lambda X: tf.zeros((X.shape[0], 10))
+    with pytest.raises(TypeError, match="changes logits"):
+        d2l.AnalyticUpdater(patched, 0.1)
+
+
+def test_analytic_updater_trains_only_its_model_with_cross_entropy():
+    """It computes cross-entropy's gradient for its own model: another loss, another
+    net, or a logits patched in later would be trained as something they are not."""
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = d2l.AnalyticUpdater(net, 0.1)
+    X, y = tf.zeros((4, 28, 28, 1)), tf.constant([0, 1, 2, 3])
+    data = [(X, y)]
+
+    class Smoothed(type(d2l.cross_entropy)):
+        def __call__(self, y_hat, y):
+            return 0.9 * super().__call__(y_hat, y) - 0.01 * tf.reduce_sum(tf.math.log(y_hat), 1)
+    others = [(net, Smoothed()), (net, tf.keras.losses.SparseCategoricalCrossentropy()),
+              (d2l.SoftmaxRegression(seed=1), d2l.cross_entropy)]
+    for other_net, loss in others:
+        with pytest.raises(TypeError, match="computes the gradient of its own"):
+            d2l.train_epoch_ch3(other_net, data, loss, updater)
+    net.logits = lambda X: tf.zeros((X.shape[0], 10))
+    with pytest.raises(TypeError, match="computes the gradient of its own"):
+        d2l.train_epoch_ch3(net, data, d2l.cross_entropy, updater)
 
 
 def test_cosine_schedule():
