@@ -161,23 +161,28 @@ def first_batch(data_iter) -> Optional[tuple]:
 
 def warm_up(net, updater, data_iter):
     """Build a Keras model and optimizer eagerly: variables cannot be created in a loop.
-    Returns ``data_iter`` to iterate, with the batch read to build the model put back in
-    front when ``data_iter`` is a one-shot iterator (a generator): none is lost."""
+
+    The model is built on one example: zeros shaped as a tf.data dataset's elements
+    (no batch is read, so no pass, and no reshuffle, is spent), the loader's first
+    image, or the first batch of any other iterable. Returns ``data_iter`` to iterate
+    then: for such an iterable, that batch followed by the rest of the same iterator,
+    so a one-shot iterable (a generator, a stream) loses nothing."""
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
     if not isinstance(net, tf.keras.Model) or (net.built and not keras_optimizer):
         return data_iter
     if not net.built:
         source = array_source(data_iter)
+        spec = data_iter.element_spec[0] if isinstance(data_iter, tf.data.Dataset) else None
         if source is not None:
             X = scale_pixels(source.images[:1])
+        elif isinstance(spec, tf.TensorSpec) and spec.shape[1:].is_fully_defined():
+            X = tf.zeros([1, *spec.shape[1:]], spec.dtype)
         else:
             batches = iter(data_iter)
             first = next(batches, None)
             if first is None:  # no examples: run_epoch says so
                 return data_iter
-            if batches is data_iter:  # one-shot: give the batch back
-                data_iter = itertools.chain([first], batches)
-            X = first[0]
+            data_iter, X = itertools.chain([first], batches), first[0]
         net(X)
     if keras_optimizer and not getattr(updater, "built", getattr(updater, "_built", True)):
         updater.build(net.trainable_variables)

@@ -109,8 +109,14 @@ def test_a_generator_builds_a_keras_model_without_losing_a_batch(small_iters, ru
         tf.keras.utils.set_random_seed(0)
         return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    class Stream:  # read once, though iter() gives an inner iterator, not itself
+        def __init__(self, batches):
+            self.batches = iter(batches)
+
+        def __iter__(self):
+            return self.batches
     results = []
-    for data in (batches, (batch for batch in batches), iter(batches)):
+    for data in (batches, (batch for batch in batches), Stream(batches)):
         net = fresh()
         results.append(d2l.train_epoch_ch3(net, data, loss, tf.keras.optimizers.SGD(0.1),
                                            run_eagerly=run_eagerly))
@@ -119,6 +125,23 @@ def test_a_generator_builds_a_keras_model_without_losing_a_batch(small_iters, ru
     for got in (results[2:4], results[4:6]):  # as on the list: no batch lost
         assert got[0] == pytest.approx(results[0], rel=1e-6)
         assert got[1] == pytest.approx(results[1], rel=1e-6)
+
+
+def test_building_a_keras_model_spends_no_pass_of_a_reshuffled_dataset(small_dir):
+    """An unbuilt model is built from the dataset's element shape: its first epoch sees
+    the same shuffled order as a built model's does (as in the book's loop)."""
+    images, labels = d2l.read_fashion_mnist(small_dir, "train")
+    X, y = images[..., None].astype(np.float32) / 255, labels.astype(np.int32)
+
+    def run(build):
+        tf.keras.utils.set_random_seed(0)
+        net = tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+        if build:
+            net(X[:1])
+        data = tf.data.Dataset.from_tensor_slices((X, y)).shuffle(len(y), seed=1).batch(32)
+        return d2l.train_epoch_ch3(net, data, tf.keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True), tf.keras.optimizers.SGD(0.1))
+    assert run(build=False) == pytest.approx(run(build=True), rel=1e-6)
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
