@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from .data import array_source, scale_pixels
+from .fashion_mnist import NUM_CLASSES
 from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
                     source_batches, step_loop)
 from .python_state import python_state
@@ -210,6 +211,11 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     except tf.errors.InvalidArgumentError as err:
         raise _label_error(err) or err
     if bad >= 0:
+        classes = getattr(step, "classes", None)
+        if sums[1] == -np.inf and classes is not None:  # marked by the step
+            where = f"epoch {epoch}, batch {bad + 1}" if epoch else f"batch {bad + 1}"
+            raise ValueError(f"a label is out of range at {where}: labels must be in "
+                             f"0..{classes - 1} for {classes} classes")
         raise TrainingDivergedError(epoch, bad + 1, float("nan"))
     return sums
 
@@ -233,7 +239,8 @@ def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
     if source is not None:
         loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph, static:
                         tf.function(fused_loop(step, source.batch_size, training=training,
-                                               static_shapes=static),
+                                               static_shapes=static,
+                                               labels_below=NUM_CLASSES),  # checked when read
                                     jit_compile=jit, autograph=autograph), kind, xla,
                         hides_batch_size=True, static=xla is not False)  # XLA: shapes known
         sums, bad = loop(source.images, source.labels, source.order())

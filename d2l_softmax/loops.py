@@ -44,7 +44,8 @@ def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
 
 # ---------------------------------------------------------------- the loops
 
-def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False) -> Callable:
+def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False,
+               labels_below: Optional[int] = None) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
 
     The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
@@ -56,13 +57,16 @@ def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = F
     Every batch, the short one too, goes through one copy of the step, traced and
     optimized once, its batch size unknown to the graph. XLA must know every shape
     (``static_shapes``): there the short batch gets a copy of the step of its own.
+    ``labels_below``: the labels are known to be below it (told to a training step,
+    which then need not check them).
     """
     size = 3 if training else 2
 
     def loop(images, labels, order):
         def run(idx):  # one step on the examples order[idx]
             X = scale_pixels(tf.gather(images, idx))
-            return tf.stack(step(X, tf.gather(labels, idx)))
+            known = {"labels_below": labels_below} if training else {}
+            return tf.stack(step(X, tf.gather(labels, idx), **known))
 
         bounds = batch_bounds(int(order.shape[0]), batch_size, short_first=True)
         sums, bad, k = tf.zeros(size), tf.constant(-1), tf.constant(0)
@@ -117,10 +121,15 @@ def dataset_loop(step, *, training: bool) -> Callable:
 
 def accumulating(step, *, training: bool) -> Callable:
     """``step(X, y, sums, bad, i) -> (sums, bad)``: one step that adds its numbers to
-    the running sums, so that a Python loop of compiled steps never waits for them."""
+    the running sums, so that a Python loop of compiled steps never waits for them.
+    After a bad batch the steps do nothing: nothing more is trained."""
     def accumulate(X, y, sums, bad, i):
-        out = tf.stack(step(X, y))
-        return sums + out, _first_bad(out, i, bad, training)
+        def run():
+            out = tf.stack(step(X, y))
+            return sums + out, _first_bad(out, i, bad, training)
+        if not training:
+            return run()
+        return tf.cond(bad < 0, run, lambda: (sums, bad))
     return accumulate
 
 

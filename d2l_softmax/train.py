@@ -103,27 +103,58 @@ def make_train_step(net, loss, updater) -> Callable:
                         "SoftmaxRegression's cross-entropy: train that model with "
                         "d2l.cross_entropy, or use d2l.Updater (the tape) for this net and loss")
 
-    def step(X, y):
+    def update(tape, X, l):
+        if keras_optimizer:
+            params = net.trainable_variables
+            updater.apply_gradients(zip(tape.gradient(l, params), params))
+        else:
+            updater(_batch_size(X), tape.gradient(l, updater.params))
+
+    def step(X, y, labels_below: Optional[int] = None):
         y = tf.convert_to_tensor(y)
-        if hasattr(updater, "train_step"):
+        if hasattr(updater, "train_step"):  # its cross_entropy checks the labels
             y_hat, l = updater.train_step(X, y)
+            in_range = None
         else:
             with tf.GradientTape() as tape:
                 y_hat, l = _forward(net, loss, X, y)
-            if keras_optimizer:
-                params = net.trainable_variables
-                updater.apply_gradients(zip(tape.gradient(l, params), params))
-            else:
-                updater(_batch_size(X), tape.gradient(l, updater.params))
+            in_range = labels_in_range(y_hat, y, labels_below)
+            if in_range is None:
+                update(tape, X, l)
+            else:  # no update from a batch with a label out of range
+                tf.cond(in_range, lambda: update(tape, X, l) or tf.constant(True),
+                        lambda: tf.constant(False))
         count = _examples(y)
         l_sum = summed_loss(loss, l, count)
         # float labels that are not one-hot rows are a regression's targets: accuracy
         # does not apply there
         classes = y.dtype.is_integer or one_hot_rows(y_hat, y)
         correct = correct_count(y_hat, y) if classes else tf.constant(float("nan"))
+        if in_range is not None:  # the loop stops at a NaN loss; -inf marks the labels
+            step.classes = int(y_hat.shape[-1])
+            l_sum = tf.where(in_range, l_sum, float("nan"))
+            correct = tf.where(in_range, correct, float("-inf"))
         return l_sum, correct, count
 
     return step
+
+
+def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] = None):
+    """For integer labels (B,) beside scores (B, q): a boolean tensor, whether every label
+    is in 0..q-1. Run eagerly, a label out of range raises ``ValueError`` instead. None
+    when there is nothing to check: other labels, or labels known to be below
+    ``labels_below`` <= q (the loader's, checked when read)."""
+    q = y_hat.shape[-1] if y_hat.shape.rank == 2 else None
+    if not y.dtype.is_integer or y.shape.rank != 1 or q is None or (
+            labels_below is not None and labels_below <= q):
+        return None
+    bad = (y < 0) | (y >= tf.cast(q, y.dtype) if q <= y.dtype.max else False)
+    if tf.executing_eagerly():
+        if bool(tf.reduce_any(bad)):
+            raise ValueError(f"label {tf.boolean_mask(y, bad)[0].numpy().item()} is out of "
+                             f"range: labels must be in 0..{q - 1} for {q} classes")
+        return None
+    return tf.logical_not(tf.reduce_any(bad))
 
 
 def make_eval_step(net) -> Callable:
