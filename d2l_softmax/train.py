@@ -59,6 +59,24 @@ def _examples(y: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.shape(y)[0], tf.float32)
 
 
+def _count_and_correct(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(count, correct predictions) of a batch, as the epoch's means divide them: integer
+    labels count their examples; so do one-hot rows (B, q) (float rows that are
+    distributions: non-negative, summing to 1), whose class is their largest entry.
+    Other float targets are a regression's: they count their entries, as the book's
+    ``size(y)``, and accuracy does not apply (NaN)."""
+    nan = tf.constant(float("nan"))
+    if y.dtype.is_integer:
+        return _examples(y), correct_count(y_hat, y)
+    entries = tf.cast(tf.size(y), tf.float32)
+    if not one_hot_rows(y_hat, y):
+        return entries, nan
+    rows = (tf.reduce_all(y >= 0) &
+            tf.reduce_all(tf.abs(tf.reduce_sum(tf.cast(y, tf.float32), 1) - 1) < 1e-3))
+    return (tf.where(rows, _examples(y), entries),
+            tf.where(rows, correct_count(y_hat, y), nan))
+
+
 def _batch_size(X: tf.Tensor):
     """The batch size as the book passes it (``X.shape[0]``), a tensor when unknown."""
     return X.shape[0] if X.shape[0] is not None else tf.cast(tf.shape(X)[0], tf.float32)
@@ -124,12 +142,8 @@ def make_train_step(net, loss, updater) -> Callable:
             else:  # no update from a batch with a label out of range
                 tf.cond(in_range, lambda: update(tape, X, l) or tf.constant(True),
                         lambda: tf.constant(False))
-        count = _examples(y)
+        count, correct = _count_and_correct(y_hat, y)
         l_sum = summed_loss(loss, l, count)
-        # float labels that are not one-hot rows are a regression's targets: accuracy
-        # does not apply there
-        classes = y.dtype.is_integer or one_hot_rows(y_hat, y)
-        correct = correct_count(y_hat, y) if classes else tf.constant(float("nan"))
         if in_range is not None:  # the loop stops at a NaN loss; -inf marks the labels
             step.classes = int(y_hat.shape[-1])
             l_sum = tf.where(in_range, l_sum, float("nan"))

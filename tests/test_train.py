@@ -167,6 +167,28 @@ def test_one_hot_labels_count_examples_not_entries(small_iters, run_eagerly):
     assert 0.3 < expected[1] <= 1  # it learned something: the counts are not all zero
 
 
+def test_a_regression_with_two_targets_is_not_taken_for_one_hot_rows():
+    """Float targets (B, 2) that are not distributions: the book's loop divides by
+    size(y), the entries, and accuracy does not apply (NaN)."""
+    X = tf.random.stateless_normal((64, 3), seed=[0, 1])
+    Y = tf.matmul(X, tf.constant([[1.0, -2.0], [0.5, 3.0], [2.0, 1.0]])) + 5
+    data = [(X[:32], Y[:32]), (X[32:], Y[32:])]
+
+    def fresh():
+        tf.keras.utils.set_random_seed(0)
+        return tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    loss = tf.keras.losses.MeanSquaredError()
+    net, trainer, total, size = fresh(), tf.keras.optimizers.SGD(0.01), 0.0, 0
+    for Xb, Yb in data:  # the book's loop
+        with tf.GradientTape() as tape:
+            l = loss(Yb, net(Xb))
+        trainer.apply_gradients(zip(tape.gradient(l, net.trainable_variables),
+                                    net.trainable_variables))
+        total, size = total + float(l) * int(tf.size(Yb)), size + int(tf.size(Yb))
+    got, acc = d2l.train_epoch_ch3(fresh(), data, loss, tf.keras.optimizers.SGD(0.01))
+    assert got == pytest.approx(total / size, rel=1e-5) and math.isnan(acc)
+
+
 def test_generic_iterables_and_keras(small_iters):
     train_iter, test_iter = small_iters
     other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
