@@ -20,11 +20,13 @@ and a run's path depends only on its length, so a seeded run repeats bit for bit
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import threading
 import warnings
 from collections import OrderedDict
+from contextvars import ContextVar
 from typing import Callable, Optional
 
 import numpy as np
@@ -130,15 +132,30 @@ class Compiled:
 
 
 _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_RUN: ContextVar[Optional[object]] = ContextVar("d2l_softmax_run", default=None)
+
+
+@contextlib.contextmanager
+def one_run():
+    """A run (``train_ch3``'s epochs): a program whose Python state could not be
+    fingerprinted whole is reused within it, where nothing else changes that state,
+    and made anew in the next (see :mod:`~d2l_softmax.python_state`)."""
+    token = _RUN.set(object())
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
 
 
 def compiled(kind: str, objects: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
              xla: Optional[bool], **shapes) -> Compiled:
     """One compiled loop per (kind, net, loss, updater), reused across epochs while the
     Python state it baked in is the same (:func:`~d2l_softmax.python_state.python_state`:
-    new ``W`` and ``b`` under the same names, or a new ``lr`` float, get a new program)."""
-    state, kept = python_state(*objects)
-    key = (kind, xla, state)
+    new ``W`` and ``b`` under the same names, or a new ``lr`` float, get a new program;
+    a state it cannot see whole, only within one run, :func:`one_run`)."""
+    state, kept, complete = python_state(*objects)
+    # incomplete: reused only within this run (a call outside any run is one of its own)
+    key = (kind, xla, state) if complete else (kind, xla, state, _RUN.get() or object())
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key][-1]

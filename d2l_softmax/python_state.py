@@ -10,20 +10,53 @@ and without running anything; :mod:`d2l_softmax.engine` keys its programs on it,
 changed state gets a new program.
 
 What it follows: a function's closure and the globals its code names; an object's
-attributes (``vars``); lists, tuples and dicts; a few levels deep. Variables count by
-identity (their values are read when the program runs), numbers and strings by
-value (they are constants in the program). Modules, classes and Keras objects count
-by identity only: they keep their state in variables.
+attributes (``vars`` or ``__slots__``) and its own class's data attributes; lists,
+tuples, dicts and sets; ``functools.partial``; the data attributes of the user's own
+modules (``config.lr``), a few levels deep. Variables count by identity (their values
+are read when the program runs); numbers, strings and small NumPy arrays by value
+(they are constants in the program). Library modules and classes, Keras objects and
+tensors count by identity only: they keep their state in variables. What it cannot
+see into (a deeper level, a container of more than :data:`_MAX_ITEMS`, a large
+array) makes the fingerprint *incomplete*: the engine then reuses the program only
+within one run of ``train_ch3``.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import numbers
+import os
+import sys
+import sysconfig
 import types
+
+import numpy as np
 
 import tensorflow as tf
 
-_DEPTH = 4      # how many steps from the net, loss or updater to look
-_MAX_ITEMS = 64  # a longer list counts by identity and length
+_DEPTH = 6           # how many steps from the net, loss or updater to look
+_MAX_ITEMS = 64      # a longer container is not walked: the state is incomplete
+_MAX_ARRAY = 100_000  # a NumPy array up to this many values counts by value
+_LIBRARIES = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
+
+
+def _users(module) -> bool:
+    """Whether ``module`` is the user's own (a script, a notebook's, a config file), not
+    a library's (this package is one): its state may be numbers the program bakes in."""
+    if module is None or module.__name__.partition(".")[0] == __name__.partition(".")[0]:
+        return False
+    if module.__name__ in sys.builtin_module_names or getattr(
+            getattr(module, "__spec__", None), "origin", None) in ("built-in", "frozen"):
+        return False
+    origin = getattr(module, "__file__", None)
+    return origin is None or not os.path.abspath(origin).startswith(_LIBRARIES)
+
+
+def _data(value) -> bool:
+    """An attribute holding data, not code: what a user's module or class may change."""
+    return not isinstance(value, (types.ModuleType, type, types.FunctionType,
+                                  types.BuiltinFunctionType, staticmethod, classmethod,
+                                  property))
 
 
 def _names(code: types.CodeType):
@@ -48,33 +81,53 @@ class _Walk:
 
     def __init__(self):
         self.kept: dict[int, object] = {}
+        self.complete = True
 
     def by_id(self, obj) -> tuple:
         self.kept[id(obj)] = obj
         return ("id", id(obj))
 
+    def unseen(self, obj) -> tuple:
+        """Something not looked into: by identity, and the fingerprint is incomplete."""
+        self.complete = False
+        return self.by_id(obj)
+
     def state(self, obj, depth: int):
         if isinstance(obj, (str, bytes, numbers.Number)) or obj is None:
             return type(obj).__name__, repr(obj)  # a constant in the program: by value
-        if isinstance(obj, tf.Variable) or id(obj) in self.kept or depth == 0:
+        if isinstance(obj, tf.Variable) or id(obj) in self.kept:
             return self.by_id(obj)
         if isinstance(obj, tf.types.experimental.GenericFunction):  # a tf.function
             return self.state(getattr(obj, "python_function", None), depth)
-        if isinstance(obj, (types.ModuleType, type, tf.Tensor, tf.keras.layers.Layer,
-                            tf.keras.optimizers.Optimizer, tf.keras.losses.Loss)):
+        if isinstance(obj, (tf.Tensor, tf.keras.layers.Layer, tf.keras.optimizers.Optimizer,
+                            tf.keras.losses.Loss)) or (
+                isinstance(obj, (types.ModuleType, type)) and not _users(
+                    obj if isinstance(obj, types.ModuleType) else sys.modules.get(obj.__module__))):
             return self.by_id(obj)
+        if isinstance(obj, np.ndarray):
+            if obj.size > _MAX_ARRAY or obj.dtype.hasobject:
+                return self.unseen(obj)
+            digest = hashlib.blake2b(np.ascontiguousarray(obj).tobytes(), digest_size=16)
+            return "array", obj.dtype.str, obj.shape, digest.hexdigest()
+        if depth == 0:  # a library's object this deep is its own business
+            return self.unseen(obj) if _users(sys.modules.get(type(obj).__module__)) or \
+                isinstance(obj, (list, tuple, dict, set, frozenset, types.FunctionType,
+                                 functools.partial)) else self.by_id(obj)
         if isinstance(obj, types.MethodType):  # made anew at each attribute access
             return self.state(obj.__self__, depth - 1), self.state(obj.__func__, depth - 1)
         key = self.by_id(obj)
+        if isinstance(obj, (list, tuple, dict, set, frozenset)) and len(obj) > _MAX_ITEMS:
+            return self.unseen(obj)
         if isinstance(obj, (list, tuple)):
-            if len(obj) > _MAX_ITEMS:
-                return key, len(obj)
             return key, tuple(self.state(item, depth - 1) for item in obj)
         if isinstance(obj, dict):  # params["W"], hyperparameters["wd"]
-            if len(obj) > _MAX_ITEMS:
-                return key, len(obj)
             return key, tuple((self.state(name, depth - 1), self.state(value, depth - 1))
                               for name, value in list(obj.items()))
+        if isinstance(obj, (set, frozenset)):
+            return key, frozenset(self.state(item, depth - 1) for item in obj)
+        if isinstance(obj, functools.partial):
+            return (key, self.state(obj.func, depth - 1), self.state(obj.args, depth - 1),
+                    self.state(obj.keywords, depth - 1))
         if isinstance(obj, types.FunctionType):
             cells = tuple(self.state(cell.cell_contents, depth - 1)
                           for cell in obj.__closure__ or () if _filled(cell))
@@ -82,17 +135,26 @@ class _Walk:
                           for name in dict.fromkeys(_names(obj.__code__))
                           if name in obj.__globals__)
             return key, cells, found
+        if isinstance(obj, (types.ModuleType, type)):  # the user's own: its data
+            return key, tuple((name, self.state(value, depth - 1))
+                              for name, value in list(vars(obj).items())
+                              if not name.startswith("__") and _data(value))
         attributes = getattr(obj, "__dict__", None)
-        if isinstance(attributes, dict):  # an updater, a tf.Module, a callable object
+        slots = [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())
+                 if isinstance(name, str) and hasattr(obj, name) and name != "__dict__"]
+        if isinstance(attributes, dict) or slots:  # an updater, a tf.Module, a callable object
             call = getattr(type(obj), "__call__", None)
-            return key, self.state(call, depth - 1) if isinstance(call, types.FunctionType) \
-                else None, tuple((name, self.state(value, depth - 1))
-                                 for name, value in list(attributes.items()))
+            own = {**(attributes or {}), **{name: getattr(obj, name) for name in slots}}
+            return (key, self.state(call, depth - 1) if isinstance(call, types.FunctionType)
+                    else None, self.state(type(obj), depth - 1),
+                    tuple((name, self.state(value, depth - 1)) for name, value in own.items()))
         return key
 
 
-def python_state(*objects) -> tuple[tuple, list]:
+def python_state(*objects) -> tuple[tuple, list, bool]:
     """A hashable fingerprint of what tracing ``objects`` would bake in (see the module
-    docstring), and the objects it counts by identity (keep them while it is used)."""
+    docstring), the objects it counts by identity (keep them while it is used), and
+    whether it is complete (everything it reached was looked into)."""
     walk = _Walk()
-    return tuple(walk.state(obj, _DEPTH) for obj in objects), list(walk.kept.values())
+    state = tuple(walk.state(obj, _DEPTH) for obj in objects)
+    return state, list(walk.kept.values()), walk.complete

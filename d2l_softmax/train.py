@@ -277,7 +277,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
         from tqdm.auto import tqdm
         epochs = tqdm(epochs, total=num_epochs, desc="training", unit="epoch", leave=False,
                       file=sys.stdout, disable=None)  # None: no bar when not a terminal
-    with StopOnInterrupt() as stop:
+    with StopOnInterrupt() as stop, engine.one_run():
         for epoch in epochs:
             if lr_schedule is not None:
                 _set_lr(updater, lr_schedule(epoch))

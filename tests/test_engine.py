@@ -1,4 +1,6 @@
 """The compiled engine: how each loop is compiled, retried, kept and chosen."""
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -188,3 +190,31 @@ def test_a_re_run_cell_is_never_answered_by_a_stale_program(fresh):
     before = ns["W"].numpy()
     d2l.train_epoch_ch3(net, train_iter, loss, updater)
     assert (ns["W"].numpy() == before).all()  # lr 0: nothing moves
+
+
+def test_a_state_that_cannot_be_seen_whole_gets_a_new_program_each_run(fresh):
+    """A dict too large to walk holds the weight decay: within one train_ch3 run the
+    program is kept; a later call makes it anew, so a changed number is never stale."""
+    train_iter, _ = fresh()
+    batches = [(X, y) for X, y in train_iter]
+    model = d2l.SoftmaxRegression(seed=0)
+    hp = {f"unused{i}": 0.0 for i in range(100)}
+    hp["wd"] = 0.0
+
+    def loss(y_hat, y):
+        return d2l.cross_entropy(y_hat, y) + hp["wd"]
+    updater = d2l.Updater(model.params, 1e-12)
+    for wd in (0.0, 1.0, 0.0):
+        hp["wd"] = wd
+        compiled = d2l.train_epoch_ch3(model, batches, loss, updater)
+        eager = d2l.train_epoch_ch3(model, batches, loss, updater, run_eagerly=True)
+        assert compiled == pytest.approx(eager, rel=1e-5)
+    traces = itertools.count()  # (a list of traces would be state of its own)
+
+    def counting(y_hat, y):
+        next(traces)
+        return loss(y_hat, y)
+    with engine.one_run():
+        for _ in range(3):
+            d2l.train_epoch_ch3(model, batches, counting, updater)
+    assert next(traces) == 2  # one trace a batch shape, reused across the run's epochs
