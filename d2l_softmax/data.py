@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from . import quiet
 from .checks import check_positive_int, check_seed
 from .fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
     DEBIAN_DIR, ENV_VAR, HOW_TO_GET_THE_DATA, IMAGE_SHAPE, NUM_CLASSES, SPLITS, TEXT_LABELS,
@@ -156,5 +157,6 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
     folder = find_fashion_mnist(data_dir, download=download)
     train = read_fashion_mnist(folder, "train")
     test = read_fashion_mnist(folder, "test")
+    quiet.start_xla()  # TensorFlow's runtime starts here
     return (make_dataset(*train, batch_size, shuffle=True, resize=resize, seed=seed),
             make_dataset(*test, batch_size, shuffle=False, resize=resize))

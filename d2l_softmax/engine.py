@@ -32,6 +32,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from . import quiet
 from .data import array_source, scale_pixels
 from .fashion_mnist import NUM_CLASSES
 from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
@@ -217,6 +218,7 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     program; ``jit_compile`` and ``run_steps`` (the whole run's steps, when known)
     choose how it is compiled (:func:`use_xla`). A non-finite training loss raises
     :class:`TrainingDivergedError`."""
+    quiet.start_xla()  # before the first compile (a no-op after the first call)
     source = array_source(data_iter)
     xla = use_xla(jit_compile, run_steps)
     kind = "training epoch" if training else "evaluation"

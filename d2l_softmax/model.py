@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from . import quiet
 from .checks import check_positive_int, check_seed
 
 
@@ -75,6 +76,7 @@ class SoftmaxRegression(tf.Module):
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
         seed = check_seed(seed)
+        quiet.start_xla()  # TensorFlow's runtime starts here
         if seed is None:
             W = tf.random.normal(shape, mean=0.0, stddev=sigma)
         else:

@@ -59,6 +59,22 @@ def test_importing_and_using_the_package_is_quiet():
     assert out.stderr == "a real error\n"
 
 
+def test_importing_the_package_leaves_tensorflows_settings_to_the_user():
+    """Threads and devices can be set only before TensorFlow's runtime starts: importing
+    the package (and TensorFlow after it) must not start it."""
+    code = """
+import d2l_softmax as d2l
+import tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+net = d2l.SoftmaxRegression(seed=0)
+print(tf.config.threading.get_intra_op_parallelism_threads())
+"""
+    out = _python(code)
+    assert out.returncode == 0 and out.stdout == "1\n", out.stderr
+    assert out.stderr == ""
+
+
 def test_the_lines_come_back_when_asked_for():
     out = _python(FIRST_USE, D2L_SOFTMAX_VERBOSE="1")
     assert "a real error" in out.stderr
