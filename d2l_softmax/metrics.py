@@ -1,5 +1,8 @@
-"""Classification accuracy and a running sum."""
+"""Classification accuracy, a training batch's numbers (count, correct, summed loss,
+labels in range), and a running sum."""
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -47,6 +50,61 @@ def correct_count(y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
                          "do not line up: one label per prediction")
     cmp = tf.cast(y_hat, tf.int64) == tf.cast(y, tf.int64)
     return tf.reduce_sum(tf.cast(cmp, tf.float32))
+
+
+# ---------------------------------------------------------------- a training batch's numbers
+
+def examples(y: tf.Tensor) -> tf.Tensor:
+    """The number of examples in a batch of labels: (B,), or (B, q) one-hot rows."""
+    return tf.cast(tf.size(y) if y.shape.rank == 1 else tf.shape(y)[0], tf.float32)
+
+
+def count_and_correct(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(count, correct predictions) of a batch, as the epoch's means divide them: integer
+    labels count their examples; so do one-hot rows (B, q) (float rows that are
+    distributions: non-negative, summing to 1), whose class is their largest entry.
+    Other float targets are a regression's: they count their entries, as the book's
+    ``size(y)``, and accuracy does not apply (NaN)."""
+    nan = tf.constant(float("nan"))
+    if y.dtype.is_integer:
+        return examples(y), correct_count(y_hat, y)
+    entries = tf.cast(tf.size(y), tf.float32)
+    if not one_hot_rows(y_hat, y):
+        return entries, nan
+    rows = (tf.reduce_all(y >= 0) &
+            tf.reduce_all(tf.abs(tf.reduce_sum(tf.cast(y, tf.float32), 1) - 1) < 1e-3))
+    return (tf.where(rows, examples(y), entries),
+            tf.where(rows, correct_count(y_hat, y), nan))
+
+
+def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
+    """The batch's loss summed over its ``count`` examples, from what ``loss`` returned,
+    read as the book reads it: per-example losses (B,) are added up; one number from a
+    Keras loss is the batch's mean (unless its ``reduction`` is ``"sum"``), and one
+    number from a function is the batch's sum (the book's ``reduce_sum(l)``)."""
+    l = tf.cast(l, tf.float32)
+    if l.shape.rank != 0:
+        return tf.reduce_sum(l)
+    averaged = isinstance(loss, tf.keras.losses.Loss) and getattr(loss, "reduction", None) != "sum"
+    return l * count if averaged else l
+
+
+def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] = None):
+    """For integer labels (B,) beside scores (B, q): a boolean tensor, whether every label
+    is in 0..q-1. Run eagerly, a label out of range raises ``ValueError`` instead. None
+    when there is nothing to check: other labels, or labels known to be below
+    ``labels_below`` <= q (the loader's, checked when read)."""
+    q = y_hat.shape[-1] if y_hat.shape.rank == 2 else None
+    if not y.dtype.is_integer or y.shape.rank != 1 or q is None or (
+            labels_below is not None and labels_below <= q):
+        return None
+    bad = (y < 0) | (y >= tf.cast(q, y.dtype) if q <= y.dtype.max else False)
+    if tf.executing_eagerly():
+        if bool(tf.reduce_any(bad)):
+            raise ValueError(f"label {tf.boolean_mask(y, bad)[0].numpy().item()} is out of "
+                             f"range: labels must be in 0..{q - 1} for {q} classes")
+        return None
+    return tf.logical_not(tf.reduce_any(bad))
 
 
 def accuracy(y_hat: tf.Tensor, y: tf.Tensor) -> float:

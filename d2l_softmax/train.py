@@ -26,7 +26,7 @@ from .checks import check_positive_int
 from .fashion_mnist import get_fashion_mnist_labels
 from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
 from .interrupt import StopOnInterrupt
-from .metrics import correct_count, one_hot_rows
+from .metrics import correct_count, count_and_correct, examples, labels_in_range, summed_loss
 from .model import trains_on_logits
 from .display import ShownAxes
 from .plots import Animator, show_images
@@ -54,29 +54,6 @@ class History:
 
 # ---------------------------------------------------------------- one step
 
-def _examples(y: tf.Tensor) -> tf.Tensor:
-    """The number of examples in a batch of labels: (B,), or (B, q) one-hot rows."""
-    return tf.cast(tf.shape(y)[0], tf.float32)
-
-
-def _count_and_correct(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(count, correct predictions) of a batch, as the epoch's means divide them: integer
-    labels count their examples; so do one-hot rows (B, q) (float rows that are
-    distributions: non-negative, summing to 1), whose class is their largest entry.
-    Other float targets are a regression's: they count their entries, as the book's
-    ``size(y)``, and accuracy does not apply (NaN)."""
-    nan = tf.constant(float("nan"))
-    if y.dtype.is_integer:
-        return _examples(y), correct_count(y_hat, y)
-    entries = tf.cast(tf.size(y), tf.float32)
-    if not one_hot_rows(y_hat, y):
-        return entries, nan
-    rows = (tf.reduce_all(y >= 0) &
-            tf.reduce_all(tf.abs(tf.reduce_sum(tf.cast(y, tf.float32), 1) - 1) < 1e-3))
-    return (tf.where(rows, _examples(y), entries),
-            tf.where(rows, correct_count(y_hat, y), nan))
-
-
 def _batch_size(X: tf.Tensor):
     """The batch size as the book passes it (``X.shape[0]``), a tensor when unknown."""
     return X.shape[0] if X.shape[0] is not None else tf.cast(tf.shape(X)[0], tf.float32)
@@ -93,18 +70,6 @@ def _forward(net, loss, X, y):
     if isinstance(loss, tf.keras.losses.Loss):
         return y_hat, loss(y, y_hat)
     return y_hat, loss(y_hat, y)
-
-
-def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
-    """The batch's loss summed over its ``count`` examples, from what ``loss`` returned,
-    read as the book reads it: per-example losses (B,) are added up; one number from a
-    Keras loss is the batch's mean (unless its ``reduction`` is ``"sum"``), and one
-    number from a function is the batch's sum (the book's ``reduce_sum(l)``)."""
-    l = tf.cast(l, tf.float32)
-    if l.shape.rank != 0:
-        return tf.reduce_sum(l)
-    averaged = isinstance(loss, tf.keras.losses.Loss) and getattr(loss, "reduction", None) != "sum"
-    return l * count if averaged else l
 
 
 def make_train_step(net, loss, updater) -> Callable:
@@ -136,13 +101,12 @@ def make_train_step(net, loss, updater) -> Callable:
         else:
             with tf.GradientTape() as tape:
                 y_hat, l = _forward(net, loss, X, y)
-            in_range = labels_in_range(y_hat, y, labels_below)
+            in_range = labels_in_range(y_hat, y, labels_below)  # None: nothing to check
             if in_range is None:
                 update(tape, X, l)
             else:  # no update from a batch with a label out of range
-                tf.cond(in_range, lambda: update(tape, X, l) or tf.constant(True),
-                        lambda: tf.constant(False))
-        count, correct = _count_and_correct(y_hat, y)
+                _only_if(in_range, lambda: update(tape, X, l))
+        count, correct = count_and_correct(y_hat, y)
         l_sum = summed_loss(loss, l, count)
         if in_range is not None:  # the loop stops at a NaN loss; -inf marks the labels
             step.classes = int(y_hat.shape[-1])
@@ -153,28 +117,18 @@ def make_train_step(net, loss, updater) -> Callable:
     return step
 
 
-def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] = None):
-    """For integer labels (B,) beside scores (B, q): a boolean tensor, whether every label
-    is in 0..q-1. Run eagerly, a label out of range raises ``ValueError`` instead. None
-    when there is nothing to check: other labels, or labels known to be below
-    ``labels_below`` <= q (the loader's, checked when read)."""
-    q = y_hat.shape[-1] if y_hat.shape.rank == 2 else None
-    if not y.dtype.is_integer or y.shape.rank != 1 or q is None or (
-            labels_below is not None and labels_below <= q):
-        return None
-    bad = (y < 0) | (y >= tf.cast(q, y.dtype) if q <= y.dtype.max else False)
-    if tf.executing_eagerly():
-        if bool(tf.reduce_any(bad)):
-            raise ValueError(f"label {tf.boolean_mask(y, bad)[0].numpy().item()} is out of "
-                             f"range: labels must be in 0..{q - 1} for {q} classes")
-        return None
-    return tf.logical_not(tf.reduce_any(bad))
+def _only_if(condition: tf.Tensor, action: Callable[[], None]) -> None:
+    """Run ``action`` (an update) only when ``condition`` holds, in compiled code."""
+    def run():
+        action()
+        return tf.constant(True)
+    tf.cond(condition, run, lambda: tf.constant(False))
 
 
 def make_eval_step(net) -> Callable:
     """``step(X, y) -> (correct count, count)``."""
     def step(X, y):
-        return correct_count(net(X), y), _examples(y)
+        return correct_count(net(X), y), examples(y)
     return step
 
 
@@ -187,7 +141,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     The accuracy is NaN for float labels (a regression's targets).
 
     ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``
-    (how one number for the batch is read: :func:`summed_loss`);
+    (how one number for the batch is read: :func:`~d2l_softmax.metrics.summed_loss`);
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
     ``jit_compile``: None compiles a plain graph, and XLA (falling back to the
