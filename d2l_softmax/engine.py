@@ -222,12 +222,12 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     source = array_source(data_iter)
     xla = use_xla(jit_compile, run_steps)
     kind = "training epoch" if training else "evaluation"
-    if run_eagerly or tf.config.functions_run_eagerly():
-        batches = source_batches(source, source.order()) if source else data_iter
-        return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
     try:
+        if run_eagerly or tf.config.functions_run_eagerly():
+            batches = source_batches(source, source.order()) if source else data_iter
+            return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
         sums, bad = _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop)
-    except tf.errors.InvalidArgumentError as err:
+    except tf.errors.InvalidArgumentError as err:  # a Keras loss's kernel met a bad label
         raise _label_error(err) or err
     if bad >= 0:
         classes = getattr(step, "classes", None)

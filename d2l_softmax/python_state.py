@@ -52,6 +52,31 @@ def _users(module) -> bool:
     return origin is None or not os.path.abspath(origin).startswith(_LIBRARIES)
 
 
+def _users_class(cls: type) -> bool:
+    """Whether ``cls`` is the user's own: its methods' code is not a library's (a
+    notebook's class says ``__main__``, which in Jupyter is the kernel's launcher)."""
+    if cls.__module__.partition(".")[0] == __name__.partition(".")[0]:
+        return False
+    files = [value.__code__.co_filename for value in vars(cls).values()
+             if isinstance(value, types.FunctionType)]
+    if files:
+        return any(not os.path.abspath(f).startswith(_LIBRARIES) for f in files)
+    return cls.__module__ == "__main__" or _users(sys.modules.get(cls.__module__))
+
+
+_READ_METHODS = ("__call__", "__getattr__", "__getattribute__")  # dunders a net runs
+
+
+def _code_of(value):
+    """What a class attribute runs or holds: a property's getter, a static or class
+    method's function, else the value itself."""
+    if isinstance(value, property):
+        return value.fget
+    if isinstance(value, (staticmethod, classmethod)):
+        return value.__func__
+    return value
+
+
 def _data(value) -> bool:
     """An attribute holding data, not code: what a user's module or class may change."""
     return not isinstance(value, (types.ModuleType, type, types.FunctionType,
@@ -101,8 +126,8 @@ class _Walk:
             return self.state(getattr(obj, "python_function", None), depth)
         if isinstance(obj, (tf.Tensor, tf.keras.layers.Layer, tf.keras.optimizers.Optimizer,
                             tf.keras.losses.Loss)) or (
-                isinstance(obj, (types.ModuleType, type)) and not _users(
-                    obj if isinstance(obj, types.ModuleType) else sys.modules.get(obj.__module__))):
+                isinstance(obj, types.ModuleType) and not _users(obj)) or (
+                isinstance(obj, type) and not _users_class(obj)):
             return self.by_id(obj)
         if isinstance(obj, np.ndarray):
             if obj.size > _MAX_ARRAY or obj.dtype.hasobject:
@@ -110,7 +135,7 @@ class _Walk:
             digest = hashlib.blake2b(np.ascontiguousarray(obj).tobytes(), digest_size=16)
             return "array", obj.dtype.str, obj.shape, digest.hexdigest()
         if depth == 0:  # a library's object this deep is its own business
-            return self.unseen(obj) if _users(sys.modules.get(type(obj).__module__)) or \
+            return self.unseen(obj) if _users_class(type(obj)) or \
                 isinstance(obj, (list, tuple, dict, set, frozenset, types.FunctionType,
                                  functools.partial)) else self.by_id(obj)
         if isinstance(obj, types.MethodType):  # made anew at each attribute access
@@ -134,11 +159,18 @@ class _Walk:
             found = tuple((name, self.state(obj.__globals__[name], depth - 1))
                           for name in dict.fromkeys(_names(obj.__code__))
                           if name in obj.__globals__)
-            return key, cells, found
-        if isinstance(obj, (types.ModuleType, type)):  # the user's own: its data
+            defaults = (self.state(obj.__defaults__, depth - 1),  # the function's own
+                        self.state(obj.__kwdefaults__, depth - 1))   # tuple and dict
+            return key, cells, found, defaults
+        if isinstance(obj, types.ModuleType):  # the user's own: its data
             return key, tuple((name, self.state(value, depth - 1))
                               for name, value in list(vars(obj).items())
                               if not name.startswith("__") and _data(value))
+        if isinstance(obj, type):  # the user's own class and its bases: data and methods
+            return key, tuple((name, self.state(_code_of(value), depth - 1))
+                              for cls in obj.__mro__ if _users_class(cls)
+                              for name, value in list(vars(cls).items())
+                              if not name.startswith("__") or name in _READ_METHODS)
         attributes = getattr(obj, "__dict__", None)
         slots = [name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())
                  if isinstance(name, str) and hasattr(obj, name) and name != "__dict__"]

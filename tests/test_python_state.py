@@ -141,3 +141,34 @@ def test_what_counts_by_identity_is_kept():
     state, kept, complete = python_state(ns["net"])
     assert complete
     assert any(obj is ns["W"] for obj in kept) and any(obj is ns["net"] for obj in kept)
+
+
+SCALED_CELL = """
+import tensorflow as tf
+SCALE = 1.0
+class Base:
+    offset = 0.0
+class Net(Base):
+    def __call__(self, X):
+        return self.forward(X) * self.gain
+    def forward(self, X):       # a method other than __call__, reading a global
+        return X * SCALE + self.offset
+    @property
+    def gain(self):             # a property reading a global
+        return GAIN
+GAIN = 1.0
+cfg = {"k": 1.0}
+def with_default(X, c=cfg):     # a default argument holding a number
+    return X * c["k"]
+"""
+
+
+def test_methods_properties_bases_and_defaults_are_followed():
+    ns = {"__name__": "__main__"}  # a notebook's cell (Jupyter's __main__ is its launcher)
+    exec(SCALED_CELL, ns)
+    net, fn = ns["Net"](), ns["with_default"]
+    for change in ('SCALE = 5.0', 'GAIN = 2.0', 'Base.offset = 1.0', 'cfg["k"] = 3.0'):
+        before = (_state(net), _state(fn))
+        exec(change, ns)
+        assert (_state(net), _state(fn)) != before, change
+    assert python_state(net, fn)[2]
