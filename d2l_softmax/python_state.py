@@ -40,6 +40,14 @@ _MAX_ARRAY = 100_000  # a NumPy array up to this many values counts by value
 _LIBRARIES = tuple({sysconfig.get_paths()[key] for key in ("stdlib", "purelib", "platlib")})
 
 
+def _library_file(path: str) -> bool:
+    """Whether a module's or a function's file is a library's: the standard library,
+    or anything installed (site-packages, Debian's dist-packages)."""
+    path = os.path.abspath(path)
+    return path.startswith(_LIBRARIES) or any(
+        part in ("site-packages", "dist-packages") for part in path.split(os.sep))
+
+
 def _users(module) -> bool:
     """Whether ``module`` is the user's own (a script, a notebook's, a config file), not
     a library's (this package is one): its state may be numbers the program bakes in."""
@@ -49,7 +57,7 @@ def _users(module) -> bool:
             getattr(module, "__spec__", None), "origin", None) in ("built-in", "frozen"):
         return False
     origin = getattr(module, "__file__", None)
-    return origin is None or not os.path.abspath(origin).startswith(_LIBRARIES)
+    return origin is None or not _library_file(origin)
 
 
 def _users_class(cls: type) -> bool:
@@ -60,7 +68,7 @@ def _users_class(cls: type) -> bool:
     files = [value.__code__.co_filename for value in vars(cls).values()
              if isinstance(value, types.FunctionType)]
     if files:
-        return any(not os.path.abspath(f).startswith(_LIBRARIES) for f in files)
+        return any(not _library_file(f) for f in files)
     return cls.__module__ == "__main__" or _users(sys.modules.get(cls.__module__))
 
 
