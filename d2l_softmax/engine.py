@@ -37,6 +37,7 @@ from .data import array_source, scale_pixels
 from .fashion_mnist import NUM_CLASSES
 from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
                     source_batches, step_loop)
+from .metrics import label_error
 from .python_state import python_state
 
 
@@ -233,8 +234,7 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
         classes = getattr(step, "classes", None)
         if sums[1] == -np.inf and classes is not None:  # marked by the step
             where = f"epoch {epoch}, batch {bad + 1}" if epoch else f"batch {bad + 1}"
-            raise ValueError(f"a label is out of range at {where}: labels must be in "
-                             f"0..{classes - 1} for {classes} classes")
+            raise label_error(None, classes, where)
         raise TrainingDivergedError(epoch, bad + 1, float("nan"))
     return sums
 
@@ -249,8 +249,7 @@ def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
     if found is None:
         return None
     label, classes = int(found.group(1)), int(found.group(2))
-    return ValueError(f"{f'label {label}' if label >= 0 else 'a label'} is out of range: "
-                      f"labels must be in 0..{classes - 1} for {classes} classes")
+    return label_error(label if label >= 0 else None, classes)
 
 
 def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):

@@ -89,6 +89,21 @@ def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
     return l * count if averaged else l
 
 
+def label_error(label: Optional[int], classes: int, where: str = "") -> ValueError:
+    """The one error for a label out of range (``label`` None when it is not known)."""
+    what = "a label" if label is None else f"label {label}"
+    return ValueError(f"{what} is out of range{f' at {where}' if where else ''}: labels must "
+                      f"be in 0..{classes - 1} for {classes} classes")
+
+
+def out_of_range(y: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """Which integer labels (B,) are outside 0..num_classes-1, compared in y's own dtype
+    (so that a wide label such as 2**32 + 3 cannot wrap into a valid class)."""
+    if num_classes > y.dtype.max:  # every value below 0 is out, none above
+        return y < 0
+    return (y < 0) | (y >= tf.constant(num_classes, y.dtype))
+
+
 def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] = None):
     """For integer labels (B,) beside scores (B, q): a boolean tensor, whether every label
     is in 0..q-1. Run eagerly, a label out of range raises ``ValueError`` instead. None
@@ -98,11 +113,10 @@ def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] 
     if not y.dtype.is_integer or y.shape.rank != 1 or q is None or (
             labels_below is not None and labels_below <= q):
         return None
-    bad = (y < 0) | (y >= tf.cast(q, y.dtype) if q <= y.dtype.max else False)
+    bad = out_of_range(y, q)
     if tf.executing_eagerly():
         if bool(tf.reduce_any(bad)):
-            raise ValueError(f"label {tf.boolean_mask(y, bad)[0].numpy().item()} is out of "
-                             f"range: labels must be in 0..{q - 1} for {q} classes")
+            raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), q)
         return None
     return tf.logical_not(tf.reduce_any(bad))
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from . import quiet
 from .checks import check_positive_int, check_seed
+from .metrics import label_error, out_of_range
 
 
 def _logits(X) -> tf.Tensor:
@@ -122,13 +123,10 @@ def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
     y = tf.convert_to_tensor(y)
     if not y.dtype.is_integer:
         raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
-    top = tf.constant(min(num_classes, y.dtype.max), y.dtype)
-    bad = tf.logical_or(y < 0, y >= top) if num_classes <= y.dtype.max else y < 0
+    bad = out_of_range(y, num_classes)
     if tf.executing_eagerly():
         if bool(tf.reduce_any(bad)):
-            first = tf.boolean_mask(y, bad)[0].numpy().item()
-            raise ValueError(f"label {first} is out of range: labels must be in "
-                             f"0..{num_classes - 1} for {num_classes} classes")
+            raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), num_classes)
         return tf.cast(y, tf.int32)
     if y.dtype in (tf.int8, tf.int16, tf.int32, tf.uint8, tf.uint16):
         return tf.cast(y, tf.int32)  # every value survives the cast
