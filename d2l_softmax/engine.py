@@ -9,12 +9,12 @@ The loops themselves, one per kind of data, are in :mod:`d2l_softmax.loops`.
 
 How to compile (:func:`use_xla`): a plain TensorFlow graph, unless the run is long
 enough to pay back XLA's compile time. Measured on a 2-core CPU from a cold start
-(``python benchmarks/bench.py``, ten runs), XLA compiles 0.5-1.0 s longer than the
+(``python benchmarks/bench.py``, eleven runs), XLA compiles 0.5-1.0 s longer than the
 graph for the package's model and saves 0.02-0.05 s an epoch of the chapter's recipe:
 it pays back after 10-36 epochs (2,400-8,400 steps). For the chapter's own code (its
 naive softmax and ``boolean_mask`` cross-entropy) XLA compiles 0.9-3 s longer and
-pays back after 21-43 epochs, or never. The next chapters' nets (two runs): Keras
-``Dense`` after 13-14 epochs, the MLP from scratch after 12-18, the Keras MLP after 11-20.
+pays back after 21-43 epochs, or never. The next chapters' nets (three runs): Keras
+``Dense`` after 13-15 epochs, the MLP from scratch after 12-18, the Keras MLP after 11-28.
 The threshold follows the chapter's own code. Results agree either way to float rounding,
 and a run's path depends only on its length, so a seeded run repeats bit for bit.
 """
