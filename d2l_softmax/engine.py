@@ -255,8 +255,10 @@ def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
 def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
     """(sums, index of the first bad batch or -1) of one compiled pass."""
     if source is not None:
-        loop = compiled("fused", objects + (source.batch_size,), lambda jit, autograph, static:
+        loop = compiled("fused", objects + (source.batch_size, source.short_first),
+                        lambda jit, autograph, static:
                         tf.function(fused_loop(step, source.batch_size, training=training,
+                                               short_first=source.short_first,
                                                static_shapes=static,
                                                labels_below=NUM_CLASSES),  # checked when read
                                     jit_compile=jit, autograph=autograph), kind, xla,

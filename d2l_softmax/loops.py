@@ -44,14 +44,14 @@ def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
 
 # ---------------------------------------------------------------- the loops
 
-def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False,
-               labels_below: Optional[int] = None) -> Callable:
+def fused_loop(step, batch_size: int, *, training: bool, short_first: bool,
+               static_shapes: bool = False, labels_below: Optional[int] = None) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
 
     The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
-    (the short batch first); each batch is gathered when its turn comes (no
-    reshuffled copy of the whole set) and scaled to [0, 1] here, inside the
-    compiled code. ``bad`` is the index of the first batch whose loss was not
+    (the short batch first or last, as iterating the dataset gives it); each batch
+    is gathered when its turn comes (no reshuffled copy of the whole set) and
+    scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the first batch whose loss was not
     finite (the loop stops there), else -1.
 
     Every batch, the short one too, goes through one copy of the step, traced and
@@ -68,33 +68,41 @@ def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = F
             known = {"labels_below": labels_below} if training else {}
             return tf.stack(step(X, tf.gather(labels, idx), **known))
 
-        bounds = batch_bounds(int(order.shape[0]), batch_size, short_first=True)
-        sums, bad, k = tf.zeros(size), tf.constant(-1), tf.constant(0)
+        def run_batches(batch, first, last, sums, bad):  # batches first..last-1, in a loop
+            def body(k, sums, bad):
+                out = run(batch(k))
+                return k + 1, sums + out, _first_bad(out, k, bad, training)
+            _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < last) & (bad < 0), body,
+                                         (tf.constant(first), sums, bad))
+            return sums, bad
+
+        n = int(order.shape[0])
+        bounds = batch_bounds(n, batch_size, short_first=short_first)
+        sums, bad = tf.zeros(size), tf.constant(-1)
         if not bounds:  # no examples
             return sums, bad
-        if static_shapes:
-            tail = int(order.shape[0]) % batch_size
-            if tail:
-                sums = run(order[:tail])
-                bad, k = _first_bad(sums, k, bad, training), k + 1
-            if tail and len(bounds) == 1:  # the short batch was all
-                return sums, bad
-            full = tf.reshape(order[tail:], (-1, batch_size))  # a row per full batch
-
-            def batch(k):
-                return full[k - 1 if tail else k]
-        else:
+        if not static_shapes:  # one loop over every batch, its size unknown to the graph
             starts, ends = (tf.constant(column) for column in zip(*bounds))
+            return run_batches(lambda k: order[starts[k]:ends[k]], 0, len(bounds), sums, bad)
 
-            def batch(k):
-                return order[starts[k]:ends[k]]
+        # shapes known (XLA): the full batches in a loop, the short one on its own
+        tail = n % batch_size
+        head = tail if short_first else 0  # where the full batches start
+        full = tf.reshape(order[head:head + n - tail], (-1, batch_size))  # a row a batch
+        short_k = 0 if short_first else len(bounds) - 1
 
-        def body(k, sums, bad):
-            out = run(batch(k))
-            return k + 1, sums + out, _first_bad(out, k, bad, training)
+        def run_short(sums, bad):
+            out = run(order[:tail] if short_first else order[n - tail:])
+            return sums + out, _first_bad(out, tf.constant(short_k), bad, training)
 
-        _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < len(bounds)) & (bad < 0), body,
-                                     (k, sums, bad))
+        if tail and short_first:
+            sums, bad = run_short(sums, bad)
+        first = 1 if tail and short_first else 0
+        if n >= batch_size:
+            sums, bad = run_batches(lambda k: full[k - first], first, first + n // batch_size,
+                                    sums, bad)
+        if tail and not short_first:
+            sums, bad = tf.cond(bad < 0, lambda: run_short(sums, bad), lambda: (sums, bad))
         return sums, bad
 
     return loop

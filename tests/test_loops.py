@@ -19,16 +19,20 @@ def _train_sums(data, run_eagerly=False, jit_compile=None, seed=0):
     return sums, net.W.numpy()
 
 
+@pytest.mark.parametrize("split", [0, 1], ids=["train: short batch first", "test: short last"])
 @pytest.mark.parametrize("jit_compile", [None, False, True])
-def test_every_loop_matches_the_python_loop(fresh, jit_compile):
+def test_every_loop_matches_the_python_loop(fresh, jit_compile, split):
     """The fused loop, the tf.data loop and the per-step loop over the same batches
-    in the same order do what ``for X, y in data: step(X, y)`` does."""
-    eager_sums, eager_W = _train_sums(fresh()[0], run_eagerly=True)
-    fused, _ = fresh()
+    in the same order do what ``for X, y in data: step(X, y)`` does, on either split
+    (the test split keeps its order, its short batch last: 100 = 3 x 32 + 4)."""
+    sizes = [int(y.shape[0]) for _, y in fresh()[split]]
+    assert sizes == ([12] + [32] * 9 if split == 0 else [32] * 3 + [4])
+    eager_sums, eager_W = _train_sums(fresh()[split], run_eagerly=True)
+    fused = fresh()[split]
     assert array_source(fused) is not None
-    other = fresh()[0].map(lambda X, y: (X, y))  # not ours any more: the tf.data loop
+    other = fresh()[split].map(lambda X, y: (X, y))  # not ours any more: the tf.data loop
     assert array_source(other) is None
-    listed = list(fresh()[0])                   # a Python list: one compiled step a batch
+    listed = list(fresh()[split])                   # a Python list: one compiled step a batch
     for data in (fused, other, listed):
         sums, W = _train_sums(data, jit_compile=jit_compile)
         np.testing.assert_allclose(sums, eager_sums, rtol=1e-5)
