@@ -113,9 +113,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
 
     @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
     def this_pass_order(_):  # drawn once per pass, from the generator the engine uses too
-        order = tf.py_function(source.order, [], tf.int32)
-        order.set_shape([n])
-        return order
+        return source.order()  # TensorFlow ops only: nothing of Python's is kept alive
 
     @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
     def batches(order):
