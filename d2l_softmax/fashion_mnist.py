@@ -88,6 +88,8 @@ def _read_split_cached(images_path: Path, labels_path: Path, count: int,
         bad = int(np.argmax(labels >= NUM_CLASSES))
         raise ValueError(f"{labels_path}: label {labels[bad]} at index {bad} is out of "
                          f"range 0..{NUM_CLASSES - 1}")
+    for array in (images, labels):  # shared by every caller: one caller's edit is no other's
+        array.flags.writeable = False
     return images, labels
 
 
@@ -95,7 +97,9 @@ def read_fashion_mnist(folder: PathLike, split: str) -> tuple[np.ndarray, np.nda
     """Read and check one split from ``folder``.
 
     Returns ``(images, labels)``: uint8 ``(N, 28, 28)`` and uint8 ``(N,)``,
-    with N = 60,000 for ``"train"`` and 10,000 for ``"test"``.
+    with N = 60,000 for ``"train"`` and 10,000 for ``"test"``. The arrays are read
+    once and shared by every later call (and the loader), so they are read-only:
+    ``images.copy()`` gives an array of your own to change.
     """
     if not isinstance(split, str) or split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")

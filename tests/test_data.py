@@ -75,6 +75,22 @@ def test_training_set_reshuffles_examples_every_pass(small_dir):
     assert [tuple(np.round(X.numpy()[:, 10, :, 0].sum(axis=1), 4)) for X, _ in again] == first
 
 
+def test_the_shared_arrays_are_read_only(small_dir):
+    """read_fashion_mnist gives every caller the same arrays: a caller cannot change
+    what the next one, or the loader, reads (``labels[:] = 0`` changed them silently)."""
+    images, labels = d2l.read_fashion_mnist(small_dir, "train")
+    first = labels.copy()
+    for array in (images, labels):
+        with pytest.raises(ValueError, match="read-only"):
+            array[:] = 0
+    mine = labels.copy()  # an array of one's own to change
+    mine[:] = 0
+    again = d2l.read_fashion_mnist(small_dir, "train")[1]
+    np.testing.assert_array_equal(again, first)
+    train_iter, _ = d2l.load_data_fashion_mnist(SMALL_TRAIN, data_dir=small_dir, seed=1)
+    assert sorted(next(iter(train_iter))[1].numpy()) == sorted(first)
+
+
 def test_a_dropped_dataset_frees_its_arrays(small_dir):
     """Nothing global keeps a loaded dataset's arrays: a notebook cell that loads the
     data, run again and again, does not add 55 MiB a run (a ``tf.py_function`` in the
