@@ -58,7 +58,8 @@ def _kind(mode: int) -> str:
 def resolve_target(path) -> Path:
     """The file a save to ``path`` replaces: ``path`` itself, or the end of its links.
 
-    Raises :class:`WriteError` unless that is a regular file or does not exist yet.
+    Raises :class:`WriteError` unless that is a regular file this user may write (as
+    ``echo > file`` would), or does not exist yet.
     """
     path = Path(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
@@ -74,6 +75,9 @@ def resolve_target(path) -> Path:
         what = _kind(mode) + (f" (through the link to {target})" if target != path else "")
         raise WriteError(path, f"it is {what}, not a regular file; only a regular file is "
                          "ever replaced")
+    if not os.access(target, os.W_OK):  # renaming over it would get past its permissions
+        raise WriteError(path, "Permission denied: the file is write-protected, and is kept",
+                         errno.EACCES)
     return target
 
 

@@ -226,21 +226,34 @@ def test_permission_denied_is_one_line_naming_the_path(small_dir, model, tmp_pat
     test_images = next(hidden.glob("t10k-images*"))
     locked = tmp_path / "locked"
     locked.mkdir()
+    kept = tmp_path / "kept"  # a run's folder whose model the user write-protected
+    kept.mkdir()
+    protected = [shutil.copy(model, kept / "model.npz"), tmp_path / "figure.png"]
+    protected[1].write_bytes(b"mine")
     os.chmod(model, 0)
     os.chmod(test_images, 0)
     os.chmod(locked, 0o555)
+    for path in protected:
+        os.chmod(path, 0o444)
+    before = [path.read_bytes() for path in protected]
     cases = {
         f"{model}: Permission denied": ["evaluate", model, "--data-dir", small_dir],
         f"{test_images}: Permission denied": ["predict", readable, "--data-dir", hidden],
         f"cannot make the folder {locked / 'run'}: Permission denied":
             ["train", "--data-dir", small_dir, "--out", locked / "run"],
         f"cannot write in {locked}: Permission denied":
-            ["train", "--data-dir", small_dir, "--out", locked]}
+            ["train", "--data-dir", small_dir, "--out", locked],
+        # renaming a new file over a write-protected one would get past its permissions
+        f"cannot write {protected[0]}: Permission denied: the file is write-protected, "
+        "and is kept": ["train", "--data-dir", small_dir, "--out", kept, "--epochs", "1"],
+        f"cannot write {protected[1]}: Permission denied: the file is write-protected, "
+        "and is kept": ["evaluate", readable, "--data-dir", small_dir, "--out", protected[1]]}
     try:
         runs = {expected: small_cli(*args, prefix=prefix) for expected, args in cases.items()}
-        for expected, run in runs.items():  # started together: four TensorFlow imports
+        for expected, run in runs.items():  # started together: six TensorFlow imports
             _, stderr = run.communicate(timeout=120)
             assert run.returncode == 1 and one_error(stderr) == expected
+        assert [path.read_bytes() for path in protected] == before
     finally:
         os.chmod(locked, 0o755)
 
