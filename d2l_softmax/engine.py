@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-import threading
 import warnings
 from collections import OrderedDict
 from contextvars import ContextVar
@@ -213,7 +212,7 @@ def warm_up(net, updater, data_iter):
 
 def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: bool = False,
               jit_compile: Optional[bool] = None, run_steps: Optional[int] = None,
-              epoch: Optional[int] = None, stop: Optional[threading.Event] = None) -> np.ndarray:
+              epoch: Optional[int] = None) -> np.ndarray:
     """Sums over one pass of ``step``: (loss, correct, count) when training, else
     (correct, count), as float64. ``objects`` (net, loss, updater) key the compiled
     program; ``jit_compile`` and ``run_steps`` (the whole run's steps, when known)
@@ -226,8 +225,8 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     try:
         if run_eagerly or tf.config.functions_run_eagerly():
             batches = source_batches(source, source.order()) if source else data_iter
-            return eager_loop(step, batches, training=training, epoch=epoch, stop=stop)
-        sums, bad = _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop)
+            return eager_loop(step, batches, training=training, epoch=epoch)
+        sums, bad = _compiled_pass(step, objects, data_iter, source, training, kind, xla)
     except tf.errors.InvalidArgumentError as err:  # a Keras loss's kernel met a bad label
         raise _label_error(err) or err
     if bad >= 0:
@@ -252,7 +251,7 @@ def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
     return label_error(label if label >= 0 else None, classes)
 
 
-def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
+def _compiled_pass(step, objects, data_iter, source, training, kind, xla):
     """(sums, index of the first bad batch or -1) of one compiled pass."""
     if source is not None:
         loop = compiled("fused", objects + (source.batch_size, source.short_first),
@@ -278,5 +277,5 @@ def _compiled_pass(step, objects, data_iter, source, training, kind, xla, stop):
         one_step = compiled("step", objects, lambda jit, autograph, static: tf.function(
             accumulating(step, training=training), jit_compile=jit, autograph=autograph,
             reduce_retracing=not static), kind, xla)
-        sums, bad = step_loop(one_step, data_iter, training=training, stop=stop)
+        sums, bad = step_loop(one_step, data_iter, training=training)
     return sums.numpy().astype(np.float64), int(bad)

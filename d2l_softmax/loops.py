@@ -14,7 +14,6 @@ A step returns a vector of sums, ``(loss, correct, count)`` when training and
 from __future__ import annotations
 
 import math
-import threading
 from typing import Callable, Iterable, Optional
 
 import numpy as np
@@ -141,18 +140,15 @@ def accumulating(step, *, training: bool) -> Callable:
     return accumulate
 
 
-def step_loop(step, batches: Iterable, *, training: bool, stop=None):
+def step_loop(step, batches: Iterable, *, training: bool):
     """``(sums, bad)`` over any iterable, one compiled :func:`accumulating` step a batch."""
     sums, bad = tf.zeros(3 if training else 2), tf.constant(-1)
     for i, (X, y) in enumerate(batches):
         sums, bad = step(X, y, sums, bad, tf.constant(i))
-        if stop is not None and stop.is_set():
-            break
     return sums, bad
 
 
-def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int],
-               stop: Optional[threading.Event] = None) -> np.ndarray:
+def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int]) -> np.ndarray:
     """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
     sums = np.zeros(3 if training else 2)
     for i, (X, y) in enumerate(batches):
@@ -160,8 +156,6 @@ def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int],
         if training and not math.isfinite(out[0]):
             raise TrainingDivergedError(epoch, i + 1, out[0])
         sums += out
-        if stop is not None and stop.is_set():
-            break
     return sums
 
 

@@ -136,7 +136,7 @@ def make_eval_step(net) -> Callable:
 
 def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False,
                     jit_compile: Optional[bool] = None, _epoch: Optional[int] = None,
-                    _stop=None, _run_steps: Optional[int] = None) -> tuple[float, float]:
+                    _run_steps: Optional[int] = None) -> tuple[float, float]:
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
     The accuracy is NaN for float labels (a regression's targets).
 
@@ -153,7 +153,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     step = make_train_step(net, loss, updater)
     loss_sum, correct, count = engine.run_epoch(
         step, (net, loss, updater), train_iter, training=True, run_eagerly=run_eagerly,
-        jit_compile=jit_compile, run_steps=_run_steps, epoch=_epoch, stop=_stop)
+        jit_compile=jit_compile, run_steps=_run_steps, epoch=_epoch)
     if count == 0:
         raise ValueError("train_iter yielded no examples")
     if not math.isfinite(loss_sum):
@@ -238,7 +238,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
             start = time.perf_counter()
             train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
                                             run_eagerly=run_eagerly, jit_compile=jit_compile,
-                                            _epoch=epoch, _stop=stop, _run_steps=run_steps)
+                                            _epoch=epoch, _run_steps=run_steps)
             test_acc = evaluate_accuracy(net, test_iter, run_eagerly=run_eagerly,
                                          jit_compile=bool(jit_compile))
             history.epoch_seconds.append(time.perf_counter() - start)

@@ -308,6 +308,38 @@ def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, t
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled steps", "eager"])
+def test_a_ctrl_c_in_mid_epoch_lets_the_epoch_finish(small_iters, sigint_raises, run_eagerly):
+    """Over a Python iterable (one compiled step a batch) or eagerly, a first Ctrl-C in
+    the middle of an epoch lets it finish, as over a dataset: the history's epoch is a
+    whole one (it recorded the part read, 109 of 235 batches, as an epoch)."""
+    import signal
+
+    train_iter, test_iter = small_iters
+    batches = list(train_iter)
+    read = []
+
+    class Batches:  # re-iterable; asks to stop in the middle of the second epoch
+        def __iter__(self):
+            for i, batch in enumerate(batches):
+                read.append(i)
+                if len(read) == len(batches) + 3:
+                    signal.raise_signal(signal.SIGINT)
+                yield batch
+
+    net = d2l.SoftmaxRegression(seed=0)
+    updater = d2l.Updater(net.params, 0.1)
+    history = d2l.train_ch3(net, Batches(), test_iter, d2l.cross_entropy, 5, updater,
+                            run_eagerly=run_eagerly, check=False, verbose=False)
+    assert history.interrupted and len(history.train_loss) == 2
+    assert len(read) == 2 * len(batches)  # both epochs whole
+    again = d2l.SoftmaxRegression(seed=0)
+    for _ in range(2):
+        d2l.train_epoch_ch3(again, batches, d2l.cross_entropy, d2l.Updater(again.params, 0.1),
+                            run_eagerly=True)
+    np.testing.assert_allclose(net.W.numpy(), again.W.numpy(), atol=1e-6)
+
+
 def test_evaluate_accuracy_hand_computed(small_dir):
     _, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir)
     _, labels = d2l.read_fashion_mnist(small_dir, "test")
