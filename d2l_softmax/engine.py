@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import random
 import re
 import warnings
 from collections import OrderedDict
@@ -113,7 +114,7 @@ class Compiled:
                 warnings.warn(f"XLA could not compile the {self.what}; using a plain graph "
                               f"instead ({str(err).splitlines()[0]})", stacklevel=3)
                 self.jit = False
-            except tf.errors.OpError:
+            except (tf.errors.OpError, CompileError):
                 raise
             except Exception as err:
                 if not self.static and (self.hides_batch_size or self.ran):
@@ -130,6 +131,33 @@ class Compiled:
             f"{type(err).__name__}: {err}\nThey must be TensorFlow code (no .numpy() or "
             "Python branching on tensor values). Pass run_eagerly=True to run the step "
             "as plain Python instead.")
+
+
+def _python_randomness() -> tuple:
+    """Where NumPy's and Python's global random generators stand."""
+    state = np.random.get_state(legacy=False)
+    return random.getstate(), state["state"]["key"].tobytes(), state["state"]["pos"]
+
+
+def no_frozen_randomness(step: Callable) -> Callable:
+    """``step``, refusing to be traced if it draws NumPy's or Python's random numbers.
+
+    A compiled program runs the step's TensorFlow ops only: a number drawn in Python
+    while tracing (``np.random.uniform`` for a dropout mask) is baked in, and every
+    batch and every epoch would get the same one, where the eager loop draws anew.
+    The check runs at tracing time only (a compiled step's Python runs only then).
+    """
+    def traced(*args, **kwargs):
+        before = _python_randomness()
+        out = step(*args, **kwargs)
+        if _python_randomness() != before:
+            raise CompileError(
+                "the net, loss or updater draws random numbers with NumPy or Python's random "
+                "module: compiled, the same numbers would come back at every step. Draw them "
+                "with TensorFlow (tf.random.uniform, tf.keras.layers.Dropout), or pass "
+                "run_eagerly=True to run the step as plain Python.")
+        return out
+    return traced
 
 
 _PROGRAMS: "OrderedDict[tuple, tuple]" = OrderedDict()
@@ -253,6 +281,7 @@ def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
 
 def _compiled_pass(step, objects, data_iter, source, training, kind, xla):
     """(sums, index of the first bad batch or -1) of one compiled pass."""
+    step = no_frozen_randomness(step)
     if source is not None:
         loop = compiled("fused", objects + (source.batch_size, source.short_first),
                         lambda jit, autograph, static:

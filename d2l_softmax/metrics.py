@@ -8,6 +8,11 @@ import numpy as np
 import tensorflow as tf
 
 
+def _shape(t) -> str:
+    """A tensor's shape for a message: (256, 10), or "of unknown shape"."""
+    return "of unknown shape" if t.shape.rank is None else str(tuple(t.shape))
+
+
 def one_hot_rows(y_hat: tf.Tensor, y: tf.Tensor) -> bool:
     """Whether ``y`` holds one row per example over the same q >= 2 classes as the scores
     ``y_hat`` (B, q): one-hot labels, as Keras' ``CategoricalCrossentropy`` takes them."""
@@ -31,22 +36,25 @@ def correct_count(y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
     if not y.dtype.is_integer:
         raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
     if y.shape.rank is not None and y.shape.rank != 1:
-        raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} do not "
+        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} do not "
                          "line up: labels must be a vector (batch,)")
     if y_hat.shape.rank == 2:
         if y_hat.shape[1] == 1:
-            raise ValueError(f"scores {tuple(y_hat.shape)} have one class: pass scores "
+            raise ValueError(f"scores {_shape(y_hat)} have one class: pass scores "
                              "(batch, classes) with classes >= 2, or labels (batch,)")
         y_hat = tf.argmax(y_hat, axis=1, output_type=tf.int64)
     elif y_hat.shape.rank == 1:
         if not y_hat.dtype.is_integer:
             raise ValueError("predicted labels (batch,) must be integers, got dtype "
                              f"{y_hat.dtype.name}; pass scores as (batch, classes)")
+    elif y_hat.shape.rank is None:  # a tf.numpy_function's output, compiled
+        raise ValueError("the predictions' shape is unknown in the compiled step: give it one "
+                         "(tf.ensure_shape(y_hat, (None, classes))) or pass run_eagerly=True")
     else:
-        raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} "
+        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} "
                          "do not line up: expected scores (batch, classes) or labels (batch,)")
     if not y_hat.shape.is_compatible_with(y.shape):
-        raise ValueError(f"predictions {tuple(y_hat.shape)} and labels {tuple(y.shape)} "
+        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} "
                          "do not line up: one label per prediction")
     cmp = tf.cast(y_hat, tf.int64) == tf.cast(y, tf.int64)
     return tf.reduce_sum(tf.cast(cmp, tf.float32))

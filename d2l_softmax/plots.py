@@ -9,6 +9,7 @@ the model learned are in :mod:`d2l_softmax.figures`.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import sys
 import tempfile
@@ -84,9 +85,16 @@ def _ylabel_for(legend: Sequence[str]) -> Optional[str]:
     return " / ".join(words) or None
 
 
-def _widened(lim: Optional[Sequence[float]], values: Sequence[float]):
-    """``lim`` widened just enough that no value falls outside it."""
+def _widened(lim: Optional[Sequence[float]], values: Sequence[float], scale: str = "linear"):
+    """``lim`` widened just enough that no value falls outside it. On a log scale the
+    room is measured in decades, and values <= 0 (which it cannot show) are left out."""
     values = [v for v in values if v is not None and np.isfinite(v)]
+    if scale == "log":
+        if lim is None or lim[0] <= 0 or lim[1] <= 0:
+            return lim  # matplotlib's own limits
+        values = [v for v in values if v > 0]
+        widened = _widened([math.log10(v) for v in lim], [math.log10(v) for v in values])
+        return tuple(10.0 ** v for v in widened)
     if lim is None or not values:
         return lim
     lo, hi = min(lim[0], min(values)), max(lim[1], max(values))
@@ -145,7 +153,8 @@ class Animator:
         ys = [y for row in (self.Y or []) for y in row]
         ax = self.axes[0]
         set_axes(ax, self.xlabel, self.ylabel or _ylabel_for(self.legend),
-                 _widened(self.xlim, xs), _widened(self.ylim, ys), self.xscale, self.yscale,
+                 _widened(self.xlim, xs, self.xscale), _widened(self.ylim, ys, self.yscale),
+                 self.xscale, self.yscale,
                  None)
         if self.legend:  # outside the axes: it never covers a curve
             ax.legend(self.legend, loc="upper left", bbox_to_anchor=(1.02, 1),

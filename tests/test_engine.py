@@ -42,6 +42,58 @@ def test_a_net_that_cannot_be_traced_says_so(fresh):
     assert np.isfinite(loss)
 
 
+@pytest.mark.parametrize("draw", ["numpy", "python"])
+def test_a_net_drawing_numpy_or_python_random_numbers_is_not_compiled(fresh, draw):
+    """A dropout mask drawn with NumPy (or Python's random) while tracing would be baked
+    into the program: the same mask at every step, silently (three evaluations gave
+    0.1012 three times, where eagerly they differ). Compiling it is refused; eagerly it
+    runs, and TensorFlow's own random ops and tf.numpy_function (drawn at run time)
+    are not mistaken for it."""
+    import random
+
+    train_iter, test_iter = fresh()
+    model = d2l.SoftmaxRegression(seed=0)
+
+    def mask(n):
+        if draw == "numpy":
+            return (np.random.uniform(size=n) > 0.5).astype(np.float32)
+        return np.array([random.random() > 0.5 for _ in range(n)], np.float32)
+
+    def dropout_net(X):
+        return model(tf.reshape(X, (-1, 784)) * mask(784))
+
+    updater = d2l.Updater(model.params, 0.1)
+    with pytest.raises(d2l.CompileError, match="NumPy or Python's random"):
+        d2l.train_epoch_ch3(dropout_net, train_iter, d2l.cross_entropy, updater)
+    with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
+        d2l.evaluate_accuracy(dropout_net, test_iter, jit_compile=True)
+    assert np.all(model.W.numpy() == d2l.SoftmaxRegression(seed=0).W.numpy())  # untouched
+    accuracies = {d2l.evaluate_accuracy(dropout_net, test_iter, run_eagerly=True)
+                  for _ in range(3)}
+    assert len(accuracies) > 1  # a new mask each time
+
+    def tf_dropout_net(X):
+        return model(tf.nn.dropout(tf.reshape(X, (-1, 784)), 0.5))
+
+    def numpy_function_net(X):
+        m = tf.numpy_function(lambda: mask(784), [], tf.float32)
+        return model(tf.reshape(X, (-1, 784)) * tf.ensure_shape(m, (784,)))
+
+    for net in (tf_dropout_net, numpy_function_net):
+        assert len({d2l.evaluate_accuracy(net, test_iter) for _ in range(3)}) > 1
+
+
+def test_predictions_of_unknown_shape_say_so(fresh):
+    _, test_iter = fresh()
+
+    def net(X):  # a tf.numpy_function's output has no shape in a compiled step
+        return tf.numpy_function(lambda X: np.ones((len(X), 10), np.float32), [X], tf.float32)
+
+    with pytest.raises(ValueError, match="shape is unknown in the compiled step"):
+        d2l.evaluate_accuracy(net, test_iter)
+    assert d2l.evaluate_accuracy(net, test_iter, run_eagerly=True) > 0
+
+
 def test_a_mistake_in_the_net_is_raised_as_it_is(fresh):
     """Not a CompileError saying to avoid .numpy(): the error running it would give."""
     train_iter, _ = fresh()

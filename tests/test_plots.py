@@ -73,6 +73,20 @@ def test_animator_limits_widen_to_show_every_point(tmp_path):
     assert a.axes[0].get_ylim() == (0.3, 0.9)  # the book's limits where the data fits
 
 
+def test_animator_limits_widen_in_decades_on_a_log_scale(tmp_path, recwarn):
+    """The underfit/overfit chapter's Animator (log y, ylim [1e-3, 1e2]): a loss below
+    1e-3 widens the limit by a fraction of a decade, to a positive number (a linear pad
+    went below 0, which matplotlib refused with a warning and ignored)."""
+    a = d2l.Animator(xlim=[1, 400], ylim=[1e-3, 1e2], yscale="log", legend=["train", "test"],
+                     save_path=tmp_path / "a.png", verbose=False)
+    a.add(1, (50.0, 60.0))
+    a.add(20, (5e-4, 0.0))  # 0 cannot be shown on a log axis: left out
+    a.close()
+    lo, hi = a.axes[0].get_ylim()
+    assert 1e-4 < lo < 5e-4 and hi == pytest.approx(1e2)
+    assert [str(w.message) for w in recwarn] == []
+
+
 def test_show_images_one_by_one_and_grid(tmp_path):
     imgs = np.random.default_rng(0).random((1, 28, 28))
     axes = d2l.show_images(imgs, 1, 1, titles=["one"], save_path=tmp_path / "one.png")
