@@ -30,16 +30,17 @@ def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float
     """``lr`` as a float, after checking it is a positive number that float32 (the dtype
     the update runs in) holds as a finite non-zero value: 1e-50 would round to 0
     and 1e39 to inf. ``zero_ok`` lets 0 through (a schedule's final rate)."""
+    expected = "a finite number >= 0" if zero_ok else "a positive finite number"
     if isinstance(lr, (bool, str, bytes)):
-        raise ValueError(f"{what} must be a positive number, got {lr!r}")
+        raise ValueError(f"{what} must be {expected}, got {lr!r}")
     try:
         value = float(lr)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a positive number, got {lr!r}") from None
+        raise ValueError(f"{what} must be {expected}, got {lr!r}") from None
     if zero_ok and value == 0:
         return 0.0
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{what} must be a positive finite number, got {lr!r}")
+        raise ValueError(f"{what} must be {expected}, got {lr!r}")
     rounded = as_float32(value)
     if rounded == 0 or not math.isfinite(rounded):
         raise ValueError(f"{what} {value!r} is {rounded} in float32, the precision the "

@@ -55,6 +55,22 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def missing(path) -> str:
+    """Why ``path`` (which does not exist) is not there, for a message: a link to nothing
+    and a loop of links are named as such, not as "no such file"."""
+    path = Path(path)
+    if not path.is_symlink():
+        return "no such file"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python 3.10-3.12 raise this for a loop
+        return "it is a loop of symbolic links"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "it is a loop of symbolic links"
+    return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
+
+
 def resolve_target(path) -> Path:
     """The file a save to ``path`` replaces: ``path`` itself, or the end of its links.
 
@@ -85,7 +101,8 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise WriteError(folder, "it is a file, not a folder", verb="write in") from None
+        reason = missing(folder) if not folder.exists() else "it is a file, not a folder"
+        raise WriteError(folder, reason, verb="write in") from None
     except NotADirectoryError:
         raise WriteError(folder, "a part of its path is a file", verb="write in") from None
     except OSError as err:

@@ -34,20 +34,24 @@ class Updater:
     """The book's updater: ``updater(batch_size, grads)`` does one SGD step on ``params``.
 
     ``lr`` may be changed between epochs (a schedule): it lives in a variable, so
-    compiled training steps see the new value.
+    compiled training steps see the new value. Reading it gives the number set (0.1,
+    not the float32 the variable holds); 0 is allowed (no update), as in the book.
     """
 
     def __init__(self, params: Sequence[tf.Variable], lr: float):
         self.params = list(params)
-        self._lr = tf.Variable(check_lr(lr), trainable=False, dtype=tf.float32, name="lr")
+        self._lr_set = check_lr(lr, zero_ok=True)
+        self._lr = tf.Variable(self._lr_set, trainable=False, dtype=tf.float32, name="lr")
 
     @property
     def lr(self) -> float:
-        return float(self._lr.numpy())
+        return self._lr_set
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr.assign(check_lr(value))
+        value = check_lr(value, zero_ok=True)
+        self._lr.assign(value)
+        self._lr_set = value
 
     def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
         sgd(self.params, grads, self._lr, batch_size)

@@ -58,6 +58,26 @@ def test_a_link_to_a_regular_file_replaces_the_file_and_keeps_the_link(tmp_path)
     assert stat.S_IMODE(real.stat().st_mode) == 0o640  # the permissions it had are kept
 
 
+def test_links_to_nothing_are_named_as_such(tmp_path):
+    """A folder or an image given as a link to nothing, or a loop of links, is named as
+    such (it was "it is a file, not a folder" and "no such image file")."""
+    from d2l_softmax.checkpoint import read_image
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    cases = {"dangling": f"it is a symbolic link to {tmp_path / 'gone'}, which does not exist",
+             "loop1": "it is a loop of symbolic links"}
+    for name, reason in cases.items():
+        with pytest.raises(WriteError) as err:
+            files.prepare_folder(tmp_path / name)
+        assert str(err.value) == f"cannot write in {tmp_path / name}: {reason}"
+        with pytest.raises(FileNotFoundError) as err:
+            read_image(tmp_path / name)
+        assert str(err.value) == f"{tmp_path / name}: {reason}"
+    with pytest.raises(FileNotFoundError, match="no such image file$"):
+        read_image(tmp_path / "nothing")
+
+
 def test_folders_in_the_way(tmp_path):
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(WriteError, match="a part of its folder path is a file"):

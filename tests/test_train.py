@@ -278,6 +278,24 @@ def test_predict_ch3_titles(small_iters, tmp_path):
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_predict_ch3_takes_images_as_the_book_reshapes_them(small_iters):
+    """Images (B, 28, 28) or flat rows (B, 784) show as the (B, 28, 28, 1) batch does
+    (the book reshapes them; a (B, 28, 28) batch raised IndexError)."""
+    _, test_iter = small_iters
+    X, y = next(iter(test_iter))
+    net = d2l.SoftmaxRegression(seed=0)
+    shown = {}
+    for name, images in (("4-D", X), ("3-D", X[..., 0]), ("flat", tf.reshape(X, (-1, 784)))):
+        axes = d2l.predict_ch3(net, [(images, y)], n=3)
+        shown[name] = ([ax.get_title() for ax in axes],
+                       [ax.get_images()[0].get_array().tolist() for ax in axes])
+    assert shown["3-D"] == shown["4-D"] == shown["flat"]
+    np.testing.assert_allclose(shown["4-D"][1][0], X[0, :, :, 0].numpy())
+    with pytest.raises(ValueError, match="square flat rows"):
+        d2l.predict_ch3(lambda X: tf.zeros((tf.shape(X)[0], 10)),
+                        [(tf.reshape(X, (-1, 784))[:, :780], y)], n=3)
+
+
 def test_changing_lr_reaches_the_compiled_step(small_iters):
     train_iter, _ = small_iters
     net = d2l.SoftmaxRegression(seed=0)
@@ -417,7 +435,8 @@ def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, 
 
     def paths(net):  # how its training epoch was compiled (evaluation: a plain graph)
         return {key[1] for key, (objs, _, _) in engine._PROGRAMS.items()
-                if key[0] == "fused" and objs[0] is net and len(objs) == 4}
+                if key[0] == "fused" and objs[0] is net and len(objs) == 5}  # net, loss, updater,
+                                                                  # batch size, short first
 
     graph, _ = _fit(small_dir, False, plot_path=tmp_path / "a.png")
     again, _ = _fit(small_dir, False, plot_path=tmp_path / "b.png")
