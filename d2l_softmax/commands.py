@@ -190,8 +190,13 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
     if failed:
         _saving_failed(out, failed, rescue)
         return 1
-    if history.interrupted or interrupt.received():
+    if history.interrupted:
         say(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
+        return interrupt.exit_code()
+    if interrupt.received():  # while saving: the saves were let finish
+        done = len(history.train_loss)
+        say(f"Interrupted while saving, after the last epoch ({done} of {done}): everything "
+            f"is saved in {out}/")
         return interrupt.exit_code()
     say(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
     say(f"Next: {PROG} evaluate {out / 'model.npz'}")

@@ -185,6 +185,26 @@ def test_sigterm_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
     assert (out / "training.png").exists() and (out / "predictions.png").exists()
 
 
+def test_a_signal_while_a_finished_run_saves(small_dir, tmp_path, monkeypatch, capsys):
+    """SIGTERM while the files of a finished run are saved: the saves finish, exit 143,
+    and the message says every epoch was done (it said "Stopped early after epoch 1")."""
+    save_params = checkpoint.save_params
+
+    def interrupted_save(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+        return save_params(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_params", interrupted_save)
+    out = tmp_path / "run"
+    argv = ["train", "--epochs", "1", "--data-dir", str(small_dir), "--out", str(out)]
+    assert main(argv) == 143
+    stdout = capsys.readouterr().out
+    assert f"Interrupted while saving, after the last epoch (1 of 1): everything is saved in {out}/" in stdout
+    assert "Stopped early" not in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["model.npz", "history.json", "training.png", "predictions.png"])
+
+
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
                                                 (signal.SIGTERM, 143, "terminated")])
 def test_a_signal_while_tensorflow_imports_exits_quietly(tmp_path, signum, code, word):
