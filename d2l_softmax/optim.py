@@ -34,24 +34,23 @@ class Updater:
     """The book's updater: ``updater(batch_size, grads)`` does one SGD step on ``params``.
 
     ``lr`` may be changed between epochs (a schedule): it lives in a variable, so
-    compiled training steps see the new value. Reading it gives the number set (0.1,
-    not the float32 the variable holds); 0 is allowed (no update), as in the book.
+    compiled training steps see the new value. 0 is allowed (no update), as in the book.
     """
 
     def __init__(self, params: Sequence[tf.Variable], lr: float):
         self.params = list(params)
-        self._lr_set = check_lr(lr, zero_ok=True)
-        self._lr = tf.Variable(self._lr_set, trainable=False, dtype=tf.float32, name="lr")
+        self._lr = tf.Variable(check_lr(lr, zero_ok=True), trainable=False, dtype=tf.float32,
+                               name="lr")
 
     @property
     def lr(self) -> float:
-        return self._lr_set
+        """The rate as its float32 variable holds it, in the shortest decimal that is that
+        float32: 0.1 (not 0.10000000149011612, the float32's exact value)."""
+        return float(str(self._lr.numpy()))
 
     @lr.setter
     def lr(self, value: float) -> None:
-        value = check_lr(value, zero_ok=True)
-        self._lr.assign(value)
-        self._lr_set = value
+        self._lr.assign(check_lr(value, zero_ok=True))
 
     def __call__(self, batch_size, grads: Sequence[tf.Tensor]) -> None:
         sgd(self.params, grads, self._lr, batch_size)

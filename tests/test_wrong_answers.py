@@ -119,21 +119,21 @@ def test_confusion_matrix_checks_its_labels():
 
 # ---------------------------------------------------------------- learning rates
 
-@pytest.mark.parametrize("lr", [1e-50, 1e-46, 1e39, float("inf"), float("nan"), 0, -0.1, "0.1",
-                                True])
+@pytest.mark.parametrize("lr", [1e-50, 1e-46, 1e39, float("inf"), float("nan"), -0.1, "0.1",
+                                True])  # 0 is the book's too: no update
 def test_learning_rates_float32_cannot_hold_are_refused(lr):
     with pytest.raises(ValueError):
         d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr)
     updater = d2l.Updater(d2l.SoftmaxRegression(seed=0).params, 0.1)
     with pytest.raises(ValueError):
         updater.lr = lr
-    assert updater.lr == pytest.approx(0.1)
+    assert updater.lr == 0.1
 
 
 def test_the_smallest_and_largest_float32_learning_rates_are_accepted():
-    for lr in (1e-38, 1e-45, 3e38):
-        assert d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr).lr == pytest.approx(
-            float(np.float32(lr)))
+    for lr, held in ((1e-38, 1e-38), (1e-45, 1e-45), (3e38, 3e38), (0.123456789, 0.12345679)):
+        updater = d2l.Updater(d2l.SoftmaxRegression(seed=0).params, lr)
+        assert updater.lr == held and np.float32(updater.lr) == np.float32(lr)
 
 
 def _book_cross_entropy(y_hat, y):  # the chapter's own: a label of 10 masks nothing
