@@ -50,8 +50,8 @@ def fused_loop(step, batch_size: int, *, training: bool, short_first: bool,
     The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
     (the short batch first or last, as iterating the dataset gives it); each batch
     is gathered when its turn comes (no reshuffled copy of the whole set) and
-    scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the first batch whose loss was not
-    finite (the loop stops there), else -1.
+    scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the
+    first batch whose loss was not finite (the loop stops there), else -1.
 
     Every batch, the short one too, goes through one copy of the step, traced and
     optimized once, its batch size unknown to the graph. XLA must know every shape
