@@ -276,9 +276,7 @@ def read_image(path, size: int = 28) -> np.ndarray:
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1024:
         raise ValueError(f"size must be an integer in 1..1024, got {size!r}")
     if not path.exists():
-        reason = missing(path)
-        raise FileNotFoundError(f"{path}: " + ("no such image file" if reason == "no such file"
-                                               else reason))
+        raise FileNotFoundError(f"{path}: {missing(path, 'image file')}")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder, not an image file")
     if not path.is_file():

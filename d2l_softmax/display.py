@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import struct
 from pathlib import Path
 
@@ -127,6 +128,14 @@ def finish(fig: Figure, save_path) -> None:
 
 
 def as_image(img) -> np.ndarray:
-    """One image as a 2-D array (H, W) for grey or (H, W, 3) for colour."""
+    """One image as a 2-D array (H, W) for grey or (H, W, 3) for colour: (H, W, 1) loses
+    its channel, and a square image's flat row (H * W,) is reshaped, as the book
+    reshapes one."""
     img = np.asarray(img)
+    if img.ndim == 1:
+        side = math.isqrt(img.size)
+        if side * side != img.size:
+            raise ValueError(f"images must be (H, W), (H, W, 1), (H, W, 3) or square flat "
+                             f"rows (H * W,), got shape {img.shape}")
+        return img.reshape(side, side)
     return img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img

@@ -55,12 +55,12 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def missing(path) -> str:
-    """Why ``path`` (which does not exist) is not there, for a message: a link to nothing
-    and a loop of links are named as such, not as "no such file"."""
+def missing(path, what: str = "file") -> str:
+    """Why ``path`` (which does not exist) is not there, for a message: "no such
+    {what}", or a link to nothing or a loop of links, named as such."""
     path = Path(path)
     if not path.is_symlink():
-        return "no such file"
+        return f"no such {what}"
     try:
         path.resolve(strict=True)
     except RuntimeError:  # Python 3.10-3.12 raise this for a loop

@@ -285,19 +285,5 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     titles = [true + "\n" + pred for true, pred in zip(trues, preds)]
     rows = -(-n // max_cols)
     cols = -(-n // rows)  # as even as the rows allow
-    return ShownAxes(show_images(_as_images(X[:n]), rows, cols, titles=titles,
-                                 save_path=save_path)[:n])
-
-
-def _as_images(X: tf.Tensor) -> tf.Tensor:
-    """A batch as images (B, H, W): (B, H, W, 1) without its channel, (B, H, W) as it
-    is, and flat rows (B, H * W) of square images reshaped, as the book reshapes them."""
-    if X.shape.rank == 4 and X.shape[-1] == 1:
-        return X[..., 0]
-    if X.shape.rank == 2 and math.isqrt(X.shape[1]) ** 2 == X.shape[1]:
-        side = math.isqrt(X.shape[1])
-        return tf.reshape(X, (-1, side, side))
-    if X.shape.rank == 3:
-        return X
-    raise ValueError(f"test_iter's images must be (B, H, W, 1), (B, H, W) or square flat "
-                     f"rows (B, H * W), got shape {tuple(X.shape)}")
+    # each image as show_images takes it (display.as_image): (28, 28, 1), (28, 28), (784,)
+    return ShownAxes(show_images(X[:n], rows, cols, titles=titles, save_path=save_path)[:n])
