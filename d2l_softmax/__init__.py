@@ -6,7 +6,7 @@ does not import TensorFlow until something needs it.
 """
 import importlib
 
-from . import quiet
+from .io import quiet
 
 quiet.before_tensorflow()
 
@@ -16,30 +16,31 @@ _EXPORTS = {
              "float32", "int32", "linreg", "linspace", "load_array", "matmul", "meshgrid",
              "normal", "numpy", "ones", "rand", "reduce_sum", "reshape", "sin", "sinh", "size",
              "squared_loss", "stack", "synthetic_data", "tanh", "tensor", "transpose", "zeros"],
-    "idx": ["read_idx"],
-    "fashion_mnist": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist",
-                      "get_fashion_mnist_labels", "read_fashion_mnist"],
+    "io.idx": ["read_idx"],
+    "io.fashion_mnist": ["DataNotFoundError", "TEXT_LABELS", "find_fashion_mnist",
+                         "get_fashion_mnist_labels", "read_fashion_mnist"],
     "data": ["load_data_fashion_mnist"],
     "model": ["CrossEntropy", "SoftmaxRegression", "cross_entropy", "default_model", "net",
               "softmax", "softmax_naive", "softmax_regression_grad"],
     "metrics": ["Accumulator", "accuracy", "confusion_matrix"],
     "optim": ["AnalyticUpdater", "Updater", "cosine_schedule", "sgd"],
-    "loops": ["TrainingDivergedError"],
-    "engine": ["CompileError"],
+    "engine.loops": ["TrainingDivergedError"],
+    "engine.guards": ["CompileError"],
     "train": ["History", "evaluate_accuracy", "evaluate_loss", "make_train_step", "predict_ch3",
               "predict_labels", "train_ch3", "train_epoch_ch3"],
     "plots": ["Animator", "plot", "set_axes", "set_figsize", "show_images"],
     "figures": ["plot_confusion_matrix", "show_probabilities", "show_weight_strip", "show_weights"],
-    "display": ["save_figure", "use_png_display", "use_svg_display"],
+    "io.display": ["save_figure", "use_png_display", "use_svg_display"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = set(_EXPORTS) | {"checkpoint", "cli", "commands", "files", "interrupt", "quiet"}
+_SUBMODULES = {"book", "data", "model", "metrics", "optim", "train", "plots", "figures",
+               "engine", "io", "cli"}
 __all__ = sorted(_MODULE_OF) + ["plt"]
 __version__ = "0.2.0"
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:  # d2l.plots, d2l.train, ...: imported on first use
+    if name in _SUBMODULES:  # d2l.plots, d2l.train, d2l.engine ...: imported on first use
         return importlib.import_module(f".{name}", __name__)
     if name == "plt":  # the book's d2l.plt
         return importlib.import_module("matplotlib.pyplot")

@@ -5,7 +5,6 @@ available here too, as the book has them in one place.
 """
 from __future__ import annotations
 
-import itertools
 import weakref
 from dataclasses import dataclass
 from typing import Optional
@@ -13,34 +12,21 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from . import quiet
 from .checks import check_positive_int, check_seed
-from .fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
+from .io.fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
     DEBIAN_DIR, ENV_VAR, HOW_TO_GET_THE_DATA, IMAGE_SHAPE, NUM_CLASSES, SPLITS, TEXT_LABELS,
     DataNotFoundError, find_fashion_mnist, get_fashion_mnist_labels, read_fashion_mnist)
-from .idx import PathLike
+from .io.idx import PathLike
 
 MAX_RESIZE = 1024  # a (256, 1024, 1024, 1) float32 batch is already 1 GiB
 
 
 # ---------------------------------------------------------------- tf.data
 
-def batch_bounds(n: int, batch_size: int, *, short_first: bool) -> list[tuple[int, int]]:
-    """``[(start, end), ...]``: how a pass over ``n`` examples is cut into batches.
-
-    With ``short_first`` the batch of ``n % batch_size`` left over comes first and
-    every pass ends on a full-size step. The training set is cut this way, both
-    when you iterate it and when :func:`~d2l_softmax.train.train_ch3` trains on it:
-    a short last step right before the test accuracy is taken adds noise (with the
-    chapter's recipe, 60,000 = 234 x 256 + 96, the final test accuracy over 16 seeds
-    was 0.8285 +- 0.0074 with the 96 last and 0.8331 +- 0.0018 with them first).
-    """
-    full, tail = divmod(n, batch_size)
-    sizes = [batch_size] * full
-    if tail:
-        sizes = [tail] + sizes if short_first else sizes + [tail]
-    ends = list(itertools.accumulate(sizes))
-    return [(end - size, end) for size, end in zip(sizes, ends)]
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """``[(start, end), ...]``: how a pass over ``n`` examples is cut into batches, as
+    ``.batch(batch_size)`` cuts it: full batches, then the ``n % batch_size`` left over."""
+    return [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
 def scale_pixels(images) -> tf.Tensor:
@@ -60,11 +46,6 @@ class ArraySource:
     labels: tf.Tensor          # int32 (N,)
     batch_size: int
     shuffle: Optional[tf.random.Generator]  # draws each pass's permutation; None: keep order
-
-    @property
-    def short_first(self) -> bool:
-        """Training sets put their short batch first (see :func:`batch_bounds`)."""
-        return self.shuffle is not None
 
     def order(self) -> tf.Tensor:
         """The order of the examples in the next pass (N,): a fresh permutation of
@@ -96,8 +77,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
                  seed: Optional[int] = None) -> tf.data.Dataset:
     """A tf.data pipeline over in-memory images (uint8 ``(N, 28, 28)``) and labels.
 
-    With ``shuffle`` the examples (not the batches) are reshuffled on every pass,
-    and the short batch comes first (see :func:`batch_bounds`).
+    With ``shuffle`` the examples (not the batches) are reshuffled on every pass.
     """
     n = len(labels)
     images_t = tf.constant(images.reshape(n, *images.shape[1:3], 1), tf.uint8)
@@ -108,7 +88,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
             seed = int(tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64))
         generator = tf.random.Generator.from_seed(seed)
     source = ArraySource(images_t, labels_t, batch_size, generator)
-    starts, ends = zip(*batch_bounds(n, batch_size, short_first=source.short_first))
+    starts, ends = zip(*batch_bounds(n, batch_size))
     starts, ends = tf.constant(starts, tf.int64), tf.constant(ends, tf.int64)
 
     @tf.autograph.experimental.do_not_convert  # plain TensorFlow: no tracing cost
@@ -155,6 +135,5 @@ def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
     folder = find_fashion_mnist(data_dir, download=download)
     train = read_fashion_mnist(folder, "train")
     test = read_fashion_mnist(folder, "test")
-    quiet.start_xla()  # TensorFlow's runtime starts here
     return (make_dataset(*train, batch_size, shuffle=True, resize=resize, seed=seed),
             make_dataset(*test, batch_size, shuffle=False, resize=resize))

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .display import as_image, finish, subplots
+from .io.display import as_image, finish, subplots
 
 
 def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_path=None,

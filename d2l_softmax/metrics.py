@@ -1,8 +1,6 @@
-"""Classification accuracy, a training batch's numbers (count, correct, summed loss,
-labels in range), and a running sum."""
+"""Classification accuracy, a training batch's numbers (count, correct, summed loss),
+and a running sum."""
 from __future__ import annotations
-
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -95,38 +93,6 @@ def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:
         return tf.reduce_sum(l)
     averaged = isinstance(loss, tf.keras.losses.Loss) and getattr(loss, "reduction", None) != "sum"
     return l * count if averaged else l
-
-
-def label_error(label: Optional[int], classes: int, where: str = "") -> ValueError:
-    """The one error for a label out of range (``label`` None when it is not known)."""
-    what = "a label" if label is None else f"label {label}"
-    return ValueError(f"{what} is out of range{f' at {where}' if where else ''}: labels must "
-                      f"be in 0..{classes - 1} for {classes} classes")
-
-
-def out_of_range(y: tf.Tensor, num_classes: int) -> tf.Tensor:
-    """Which integer labels (B,) are outside 0..num_classes-1, compared in y's own dtype
-    (so that a wide label such as 2**32 + 3 cannot wrap into a valid class)."""
-    if num_classes > y.dtype.max:  # every value below 0 is out, none above
-        return y < 0
-    return (y < 0) | (y >= tf.constant(num_classes, y.dtype))
-
-
-def labels_in_range(y_hat: tf.Tensor, y: tf.Tensor, labels_below: Optional[int] = None):
-    """For integer labels (B,) beside scores (B, q): a boolean tensor, whether every label
-    is in 0..q-1. Run eagerly, a label out of range raises ``ValueError`` instead. None
-    when there is nothing to check: other labels, or labels known to be below
-    ``labels_below`` <= q (the loader's, checked when read)."""
-    q = y_hat.shape[-1] if y_hat.shape.rank == 2 else None
-    if not y.dtype.is_integer or y.shape.rank != 1 or q is None or (
-            labels_below is not None and labels_below <= q):
-        return None
-    bad = out_of_range(y, q)
-    if tf.executing_eagerly():
-        if bool(tf.reduce_any(bad)):
-            raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), q)
-        return None
-    return tf.logical_not(tf.reduce_any(bad))
 
 
 def accuracy(y_hat: tf.Tensor, y: tf.Tensor) -> float:

@@ -11,9 +11,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from . import quiet
 from .checks import check_positive_int, check_seed
-from .metrics import label_error, out_of_range
+from .engine.guards import label_error, out_of_range
 
 
 def _logits(X) -> tf.Tensor:
@@ -77,7 +76,6 @@ class SoftmaxRegression(tf.Module):
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
         seed = check_seed(seed)
-        quiet.start_xla()  # TensorFlow's runtime starts here
         if seed is None:
             W = tf.random.normal(shape, mean=0.0, stddev=sigma)
         else:

@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from .checks import check_lr, check_positive_int
-from .model import SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad
+from .model import (SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad,
+                    trains_on_logits)
 
 
 def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
@@ -77,6 +78,15 @@ class AnalyticUpdater(Updater):
                             "with Updater (the tape) instead")
         super().__init__(model.params, lr)
         self.model = model
+
+    def check_trains(self, net, loss) -> None:
+        """Refuse to train anything but its own model with ``cross_entropy``, the loss
+        whose gradient it computes (another loss or net would be trained as that one)."""
+        if not (net is self.model and trains_on_logits(net, loss) and "logits" not in vars(net)):
+            raise TypeError(f"{type(self).__name__} computes the gradient of its own "
+                            "SoftmaxRegression's cross-entropy: train that model with "
+                            "d2l.cross_entropy, or use d2l.Updater (the tape) for this net "
+                            "and loss")
 
     def train_step(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """X (B, 28, 28, 1), y (B,) -> logits (B, q) and losses (B,) before the step."""

@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .display import as_image, finish, in_notebook, save_figure, set_up_display, subplots
+from .io.display import as_image, finish, in_notebook, save_figure, set_up_display, subplots
 
 __all__ = ["Animator", "plot", "set_axes", "set_figsize", "show_images"]
 

@@ -2,9 +2,9 @@
 
 The step is the chapter's: a ``tf.GradientTape`` records the forward pass and the
 loss, and the updater applies the gradients. :func:`train_epoch_ch3` repeats it
-over the data through one call, :func:`d2l_softmax.engine.run_epoch`, which
-compiles the loop (see that module for how). Skipping the engine, read
-``run_epoch(step, ..., data_iter)`` as::
+over the data through one call, :func:`~d2l_softmax.engine.epoch.run_epoch`, which
+compiles the loop and checks what the eager loop would meet (labels out of range, a
+loss that diverges). Skipping the engine, read ``run_epoch(step, ..., data_iter)`` as::
 
     for X, y in data_iter:
         sums += step(X, y)
@@ -21,14 +21,15 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from . import engine
 from .checks import check_positive_int
-from .fashion_mnist import get_fashion_mnist_labels
-from .engine import CompileError, TrainingDivergedError  # noqa: F401 (public names)
-from .interrupt import StopOnInterrupt
-from .metrics import correct_count, count_and_correct, examples, labels_in_range, summed_loss
+from .data import get_fashion_mnist_labels
+from .engine.epoch import first_batch, run_epoch, steps_per_epoch
+from .engine.interrupt import StopOnInterrupt
+from .engine.loops import TrainingDivergedError
+from .engine.program import forget_programs, programs_kept
+from .io.display import AxesList
+from .metrics import correct_count, count_and_correct, examples, summed_loss
 from .model import trains_on_logits
-from .display import ShownAxes
 from .plots import Animator, show_images
 
 
@@ -54,14 +55,10 @@ class History:
 
 # ---------------------------------------------------------------- one step
 
-def _batch_size(X: tf.Tensor):
-    """The batch size as the book passes it (``X.shape[0]``), a tensor when unknown."""
-    return X.shape[0] if X.shape[0] is not None else tf.cast(tf.shape(X)[0], tf.float32)
-
-
-def _forward(net, loss, X, y):
-    """``(y_hat, per-example losses)``. A :class:`~d2l_softmax.model.SoftmaxRegression`
-    with :data:`~d2l_softmax.model.cross_entropy` trains on the stable fused form
+def forward(net, loss, X, y):
+    """``(y_hat, l)``: the predictions and the loss, as the book calls them (a Keras loss
+    takes ``(y, y_hat)``). A :class:`~d2l_softmax.model.SoftmaxRegression` with
+    :data:`~d2l_softmax.model.cross_entropy` trains on the stable fused form
     (:func:`~d2l_softmax.model.trains_on_logits`)."""
     if trains_on_logits(net, loss):
         y_hat = net.logits(X)
@@ -78,51 +75,30 @@ def make_train_step(net, loss, updater) -> Callable:
     An updater with a ``train_step(X, y)`` method
     (:class:`~d2l_softmax.optim.AnalyticUpdater`) computes its own gradient.
     """
-    keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
-    if hasattr(updater, "train_step") and not (
-            getattr(updater, "model", None) is net and trains_on_logits(net, loss)
-            and "logits" not in vars(net)):
-        raise TypeError(f"{type(updater).__name__} computes the gradient of its own "
-                        "SoftmaxRegression's cross-entropy: train that model with "
-                        "d2l.cross_entropy, or use d2l.Updater (the tape) for this net and loss")
+    if hasattr(updater, "train_step"):
+        updater.check_trains(net, loss)
 
-    def update(tape, X, l):
-        if keras_optimizer:
-            params = net.trainable_variables
-            updater.apply_gradients(zip(tape.gradient(l, params), params))
-        else:
-            updater(_batch_size(X), tape.gradient(l, updater.params))
-
-    def step(X, y, labels_below: Optional[int] = None):
-        y = tf.convert_to_tensor(y)
-        if hasattr(updater, "train_step"):  # its cross_entropy checks the labels
+    def step(X, y):
+        if hasattr(updater, "train_step"):
             y_hat, l = updater.train_step(X, y)
-            in_range = None
         else:
             with tf.GradientTape() as tape:
-                y_hat, l = _forward(net, loss, X, y)
-            in_range = labels_in_range(y_hat, y, labels_below)  # None: nothing to check
-            if in_range is None:
-                update(tape, X, l)
-            else:  # no update from a batch with a label out of range
-                _only_if(in_range, lambda: update(tape, X, l))
+                y_hat, l = forward(net, loss, X, y)
+            if isinstance(updater, tf.keras.optimizers.Optimizer):
+                params = net.trainable_variables
+                updater.apply_gradients(zip(tape.gradient(l, params), params))
+            else:
+                updater(batch_size(X), tape.gradient(l, updater.params))
         count, correct = count_and_correct(y_hat, y)
-        l_sum = summed_loss(loss, l, count)
-        if in_range is not None:  # the loop stops at a NaN loss; -inf marks the labels
-            step.classes = int(y_hat.shape[-1])
-            l_sum = tf.where(in_range, l_sum, float("nan"))
-            correct = tf.where(in_range, correct, float("-inf"))
-        return l_sum, correct, count
+        return summed_loss(loss, l, count), correct, count
 
     return step
 
 
-def _only_if(condition: tf.Tensor, action: Callable[[], None]) -> None:
-    """Run ``action`` (an update) only when ``condition`` holds, in compiled code."""
-    def run():
-        action()
-        return tf.constant(True)
-    tf.cond(condition, run, lambda: tf.constant(False))
+def batch_size(X: tf.Tensor):
+    """The batch size as the book passes it, ``X.shape[0]``; a float tensor when the
+    compiled graph does not know it."""
+    return X.shape[0] if X.shape[0] is not None else tf.cast(tf.shape(X)[0], tf.float32)
 
 
 def make_eval_step(net) -> Callable:
@@ -146,12 +122,11 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
     ``jit_compile``: None compiles a plain graph, and XLA (falling back to the
     graph) only for a run long enough to pay back XLA's compile time
-    (:func:`~d2l_softmax.engine.use_xla`; :func:`train_ch3` knows the run's length);
+    (:func:`~d2l_softmax.engine.program.use_xla`; :func:`train_ch3` knows the run's length);
     True insists on XLA, False never uses it.
     """
-    train_iter = engine.warm_up(net, updater, train_iter)
     step = make_train_step(net, loss, updater)
-    loss_sum, correct, count = engine.run_epoch(
+    loss_sum, correct, count = run_epoch(
         step, (net, loss, updater), train_iter, training=True, run_eagerly=run_eagerly,
         jit_compile=jit_compile, run_steps=_run_steps, epoch=_epoch)
     if count == 0:
@@ -169,9 +144,8 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
     few milliseconds either way, and the plain graph compiles in about a third of
     the time (XLA pays off in training, where the step is repeated).
     """
-    data_iter = engine.warm_up(net, None, data_iter)
-    correct, count = engine.run_epoch(make_eval_step(net), (net,), data_iter, training=False,
-                                      run_eagerly=run_eagerly, jit_compile=jit_compile)
+    correct, count = run_epoch(make_eval_step(net), (net,), data_iter, training=False,
+                               run_eagerly=run_eagerly, jit_compile=jit_compile)
     if count == 0:
         raise ValueError("data_iter yielded no examples")
     return float(correct / count)
@@ -196,10 +170,16 @@ def evaluate_loss(net, data_iter, loss) -> float:
 # ---------------------------------------------------------------- the chapter's loop
 
 def _set_lr(updater, lr: float) -> None:
+    """Set the learning rate for the next epoch. A Keras optimizer's, and the package's
+    :class:`~d2l_softmax.optim.Updater`'s, is a variable the compiled step reads; any
+    other (the book's ``Updater``) is a Python number, baked into the program when it
+    was traced: the next epoch compiles anew."""
     if isinstance(updater, tf.keras.optimizers.Optimizer):
         updater.learning_rate = lr
-    else:
-        updater.lr = lr
+        return
+    updater.lr = lr
+    if not isinstance(getattr(type(updater), "lr", None), property):
+        forget_programs()
 
 
 def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
@@ -224,14 +204,14 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
                             legend=["train loss", "train acc", "test acc"],
                             save_path=plot_path, verbose=verbose)
     history = History()
-    per_epoch = engine.steps_per_epoch(train_iter)
+    per_epoch = steps_per_epoch(train_iter)
     run_steps = per_epoch * num_epochs if per_epoch is not None else None
     epochs = range(1, num_epochs + 1)
     if verbose and not animator.live:  # a progress bar in the terminal; Jupyter has the plot
         from tqdm.auto import tqdm
         epochs = tqdm(epochs, total=num_epochs, desc="training", unit="epoch", leave=False,
                       file=sys.stdout, disable=None)  # None: no bar when not a terminal
-    with StopOnInterrupt() as stop, engine.one_run():
+    with StopOnInterrupt() as stop, programs_kept():
         for epoch in epochs:
             if lr_schedule is not None:
                 _set_lr(updater, lr_schedule(epoch))
@@ -275,7 +255,7 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     batch of ``test_iter`` is looked at, so at most one batch is shown.
     """
     n = check_positive_int(n, "n")
-    batch = engine.first_batch(test_iter)
+    batch = first_batch(test_iter)
     if batch is None:
         raise ValueError("test_iter yielded no examples")
     X, y = batch
@@ -286,4 +266,4 @@ def predict_ch3(net, test_iter, n: int = 6, *, save_path=None, max_cols: int = 8
     rows = -(-n // max_cols)
     cols = -(-n // rows)  # as even as the rows allow
     # each image as show_images takes it (display.as_image): (28, 28, 1), (28, 28), (784,)
-    return ShownAxes(show_images(X[:n], rows, cols, titles=titles, save_path=save_path)[:n])
+    return AxesList(show_images(X[:n], rows, cols, titles=titles, save_path=save_path)[:n])

@@ -1,8 +1,9 @@
 """The loops that repeat a step over one pass of the data, one per kind of data.
 
-A step returns a vector of sums, ``(loss, correct, count)`` when training and
-``(correct, count)`` when evaluating; the loops add them up on the device.
-:mod:`d2l_softmax.engine` picks the loop and compiles it.
+A step returns a vector of sums, ``(loss, correct, count, bad labels)`` when training
+(see :func:`~d2l_softmax.engine.guards.check_labels_first`) and ``(correct, count)``
+when evaluating; the loops add them up on the device. :mod:`d2l_softmax.engine.epoch`
+picks the loop and compiles it.
 
 - A dataset made by :func:`~d2l_softmax.data.load_data_fashion_mnist` (found with
   :func:`~d2l_softmax.data.array_source`): one loop over the uint8 images held in
@@ -19,7 +20,10 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 import tensorflow as tf
 
-from .data import ArraySource, batch_bounds, scale_pixels
+from ..data import ArraySource, batch_bounds, scale_pixels
+
+
+SUMS = {True: 4, False: 2}  # how many numbers a step returns, training or not
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -43,64 +47,51 @@ def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
 
 # ---------------------------------------------------------------- the loops
 
-def fused_loop(step, batch_size: int, *, training: bool, short_first: bool,
-               static_shapes: bool = False, labels_below: Optional[int] = None) -> Callable:
+def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
 
     The examples are taken in ``order`` (N,) and cut as :func:`batch_bounds` says
-    (the short batch first or last, as iterating the dataset gives it); each batch
-    is gathered when its turn comes (no reshuffled copy of the whole set) and
+    (full batches, then the short one, as iterating the dataset gives them); each
+    batch is gathered when its turn comes (no reshuffled copy of the whole set) and
     scaled to [0, 1] here, inside the compiled code. ``bad`` is the index of the
     first batch whose loss was not finite (the loop stops there), else -1.
 
     Every batch, the short one too, goes through one copy of the step, traced and
     optimized once, its batch size unknown to the graph. XLA must know every shape
     (``static_shapes``): there the short batch gets a copy of the step of its own.
-    ``labels_below``: the labels are known to be below it (told to a training step,
-    which then need not check them).
     """
-    size = 3 if training else 2
+    size = SUMS[training]
 
     def loop(images, labels, order):
         def run(idx):  # one step on the examples order[idx]
-            X = scale_pixels(tf.gather(images, idx))
-            known = {"labels_below": labels_below} if training else {}
-            return tf.stack(step(X, tf.gather(labels, idx), **known))
+            return tf.stack(step(scale_pixels(tf.gather(images, idx)), tf.gather(labels, idx)))
 
-        def run_batches(batch, first, last, sums, bad):  # batches first..last-1, in a loop
+        def run_batches(batch, count, sums, bad):  # batches 0..count-1, in a loop
             def body(k, sums, bad):
                 out = run(batch(k))
                 return k + 1, sums + out, _first_bad(out, k, bad, training)
-            _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < last) & (bad < 0), body,
-                                         (tf.constant(first), sums, bad))
+            _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < count) & (bad < 0), body,
+                                         (tf.constant(0), sums, bad))
             return sums, bad
 
         n = int(order.shape[0])
-        bounds = batch_bounds(n, batch_size, short_first=short_first)
+        bounds = batch_bounds(n, batch_size)
         sums, bad = tf.zeros(size), tf.constant(-1)
         if not bounds:  # no examples
             return sums, bad
         if not static_shapes:  # one loop over every batch, its size unknown to the graph
             starts, ends = (tf.constant(column) for column in zip(*bounds))
-            return run_batches(lambda k: order[starts[k]:ends[k]], 0, len(bounds), sums, bad)
+            return run_batches(lambda k: order[starts[k]:ends[k]], len(bounds), sums, bad)
 
-        # shapes known (XLA): the full batches in a loop, the short one on its own
-        tail = n % batch_size
-        head = tail if short_first else 0  # where the full batches start
-        full = tf.reshape(order[head:head + n - tail], (-1, batch_size))  # a row a batch
-        short_k = 0 if short_first else len(bounds) - 1
-
-        def run_short(sums, bad):
-            out = run(order[:tail] if short_first else order[n - tail:])
-            return sums + out, _first_bad(out, tf.constant(short_k), bad, training)
-
-        if tail and short_first:
-            sums, bad = run_short(sums, bad)
-        first = 1 if tail and short_first else 0
-        if n >= batch_size:
-            sums, bad = run_batches(lambda k: full[k - first], first, first + n // batch_size,
-                                    sums, bad)
-        if tail and not short_first:
+        # shapes known (XLA): the full batches in a loop, then the short one on its own
+        full_count, tail = divmod(n, batch_size)
+        if full_count:
+            full = tf.reshape(order[:n - tail], (-1, batch_size))  # a row a batch
+            sums, bad = run_batches(lambda k: full[k], full_count, sums, bad)
+        if tail:
+            def run_short(sums, bad):
+                out = run(order[n - tail:])
+                return sums + out, _first_bad(out, tf.constant(full_count), bad, training)
             sums, bad = tf.cond(bad < 0, lambda: run_short(sums, bad), lambda: (sums, bad))
         return sums, bad
 
@@ -109,7 +100,7 @@ def fused_loop(step, batch_size: int, *, training: bool, short_first: bool,
 
 def dataset_loop(step, *, training: bool) -> Callable:
     """``loop(dataset) -> (sums, bad)``: the same over any tf.data dataset."""
-    size = 3 if training else 2
+    size = SUMS[training]
 
     def loop(dataset):
         sums, bad, i = tf.zeros(size), tf.constant(-1), tf.constant(0)
@@ -142,7 +133,7 @@ def accumulating(step, *, training: bool) -> Callable:
 
 def step_loop(step, batches: Iterable, *, training: bool):
     """``(sums, bad)`` over any iterable, one compiled :func:`accumulating` step a batch."""
-    sums, bad = tf.zeros(3 if training else 2), tf.constant(-1)
+    sums, bad = tf.zeros(SUMS[training]), tf.constant(-1)
     for i, (X, y) in enumerate(batches):
         sums, bad = step(X, y, sums, bad, tf.constant(i))
     return sums, bad
@@ -150,7 +141,7 @@ def step_loop(step, batches: Iterable, *, training: bool):
 
 def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int]) -> np.ndarray:
     """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
-    sums = np.zeros(3 if training else 2)
+    sums = np.zeros(SUMS[training])
     for i, (X, y) in enumerate(batches):
         out = np.array([float(v) for v in step(X, y)])
         if training and not math.isfinite(out[0]):
@@ -161,9 +152,8 @@ def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int])
 
 def source_batches(source: ArraySource, order: tf.Tensor):
     """The batches that iterating the dataset gives, in ``order``, as Python iterates
-    them: a training set's short batch first, as the fused loop also takes it."""
-    for start, end in batch_bounds(int(order.shape[0]), source.batch_size,
-                                   short_first=source.short_first):
+    them (and as the fused loop takes them)."""
+    for start, end in batch_bounds(int(order.shape[0]), source.batch_size):
         idx = order[start:end]
         yield (scale_pixels(tf.gather(source.images, idx)),
                tf.gather(source.labels, idx))

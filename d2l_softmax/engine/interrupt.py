@@ -1,6 +1,9 @@
-"""Stopping a long run gently: the first Ctrl-C (SIGINT) or SIGTERM (sent by ``timeout``,
-``docker stop``, batch schedulers) asks training to stop after the current epoch; a
-second one interrupts at once.
+"""Stopping a long run gently: the first Ctrl-C (SIGINT; a notebook's "interrupt the
+kernel") asks ``train_ch3`` to stop after the current epoch, keeping its history; a
+second one interrupts at once. The command line (:func:`terminate_as_interrupt`) treats
+SIGTERM (sent by ``timeout``, ``docker stop``, batch schedulers) the same way and
+handles signals on an alternate stack; a program using the library keeps its own
+SIGTERM handling.
 
 A signal the process was started with ignored (a job started with ``&`` from a
 script ignores SIGINT) stays ignored. The signals received are recorded, so the
@@ -15,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = [signal.SIGINT]  # the command line adds SIGTERM (terminate_as_interrupt)
 _received: list[int] = []
 _active: list["StopOnInterrupt"] = []  # the stops in force, innermost last
 _stop_asked = False  # stop_soon() was called: a training that starts later stops too
@@ -94,7 +97,6 @@ class StopOnInterrupt:
         _active.append(self)
         if _stop_asked:
             self.event.set()
-        handle_signals_on_their_own_stack()
         if _in_main_thread():
             for signum in SIGNALS:
                 if signal.getsignal(signum) is not signal.SIG_IGN:
@@ -122,14 +124,17 @@ def _raise_interrupt(signum, frame):
 
 @contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises ``KeyboardInterrupt`` (recorded), as Ctrl-C does, so that a run
-    stopped before or after training ends as cleanly as one stopped by Ctrl-C."""
+    """The command line's signals: SIGTERM raises ``KeyboardInterrupt`` (recorded), as
+    Ctrl-C does, so that a run stopped before or after training ends as cleanly as one
+    stopped by Ctrl-C; during training it stops after the epoch, as a first Ctrl-C."""
     handle_signals_on_their_own_stack()
     if not _in_main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield
         return
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    SIGNALS.append(signal.SIGTERM)
     try:
         yield
     finally:
+        SIGNALS.remove(signal.SIGTERM)
         _restore(signal.SIGTERM, previous)

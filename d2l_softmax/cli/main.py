@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from . import quiet
-from .checks import check_lr, check_positive_int, check_seed
+from ..io import quiet
+from ..checks import check_lr, check_positive_int, check_seed
 from .commands import COMMANDS, PROG, error
 
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
@@ -148,7 +148,7 @@ class GuardedOutput:
                 self._fail(err)
 
     def _fail(self, err: OSError) -> None:
-        from . import interrupt
+        from ..engine import interrupt
         self.failure = err
         if self.stops:
             interrupt.stop_soon()
@@ -186,7 +186,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     if args.verbose:
         quiet.show_logs()
-    from . import interrupt
+    from ..engine import interrupt
     interrupt.forget()
     # stdout closed (``>&-``): Python has None there; the command runs, printing nowhere
     stdout = sys.stdout = GuardedOutput(sys.stdout if sys.stdout is not None

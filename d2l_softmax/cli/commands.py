@@ -61,7 +61,7 @@ def read_while_importing(data_dir) -> threading.Thread:
     The thread only reads: what it needs (NumPy among it) is imported here first. An
     import in a thread beside TensorFlow's import can deadlock (seen on Python 3.10
     with TensorFlow 2.16: both threads waiting, for good)."""
-    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
+    from ..io.fashion_mnist import find_fashion_mnist, read_fashion_mnist
 
     def read():
         try:
@@ -135,13 +135,14 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
 
     one_thread_per_op(tf)
 
-    from . import checkpoint, interrupt
-    from .data import load_data_fashion_mnist
-    from .files import prepare_folder, resolve_target, write_json
-    from .model import SoftmaxRegression, cross_entropy
-    from .optim import Updater, cosine_schedule
-    from .plots import Animator
-    from .train import predict_ch3, train_ch3
+    from ..engine import interrupt
+    from ..io import checkpoint
+    from ..data import load_data_fashion_mnist
+    from ..io.files import prepare_folder, resolve_target, write_json
+    from ..model import SoftmaxRegression, cross_entropy
+    from ..optim import Updater, cosine_schedule
+    from ..plots import Animator
+    from ..train import predict_ch3, train_ch3
     clock("import")
 
     if args.seed is not None:
@@ -205,7 +206,7 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
 
 def _test_split(data_dir):
     """The test images and labels: only the two test files are needed."""
-    from .fashion_mnist import find_fashion_mnist, read_fashion_mnist
+    from ..io.fashion_mnist import find_fashion_mnist, read_fashion_mnist
     return read_fashion_mnist(find_fashion_mnist(data_dir, splits=("test",)), "test")
 
 
@@ -213,12 +214,12 @@ def cmd_evaluate(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from . import checkpoint
-    from .data import scale_pixels
-    from .fashion_mnist import TEXT_LABELS
-    from .files import prepare_folder, resolve_target
-    from .metrics import confusion_matrix
-    from .figures import plot_confusion_matrix
+    from ..io import checkpoint
+    from ..data import scale_pixels
+    from ..io.fashion_mnist import TEXT_LABELS
+    from ..io.files import prepare_folder, resolve_target
+    from ..metrics import confusion_matrix
+    from ..figures import plot_confusion_matrix
 
     out = args.out or args.model.with_name("confusion_matrix.png")
     resolve_target(out)
@@ -246,12 +247,12 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from . import checkpoint
-    from .data import scale_pixels
-    from .fashion_mnist import get_fashion_mnist_labels
-    from .files import prepare_folder, resolve_target
-    from .model import softmax
-    from .train import predict_ch3
+    from ..io import checkpoint
+    from ..data import scale_pixels
+    from ..io.fashion_mnist import get_fashion_mnist_labels
+    from ..io.files import prepare_folder, resolve_target
+    from ..model import softmax
+    from ..train import predict_ch3
 
     out = args.out or args.model.with_name("predictions.png")
     if not args.images:

@@ -110,7 +110,7 @@ def subplots(rows: int, cols: int, figsize, **kwargs):
                         **kwargs)
 
 
-class ShownAxes(list):
+class AxesList(list):
     """The axes of a figure already shown: a list that a notebook does not echo under
     the figure when a cell ends in the call (IPython asks ``_ipython_display_`` first)."""
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from PIL import Image
 
-    from .model import SoftmaxRegression
+    from ..model import SoftmaxRegression
 
 FORMAT = "d2l_softmax.params/1"
 MAX_PARAMS = 1 << 26          # 67 million float32 values (256 MiB); the chapter's has 7,850
@@ -229,7 +229,7 @@ def load_params(path, *, num_inputs: int | None = None,
     expected = (num_inputs or W.shape[0], num_outputs or W.shape[1])
     if W.shape != expected:
         raise ValueError(f"{path}: the model has W of shape {W.shape}, expected {expected}")
-    from .model import SoftmaxRegression
+    from ..model import SoftmaxRegression
     model = SoftmaxRegression(*W.shape, seed=0)
     model.W.assign(W)
     model.b.assign(b)

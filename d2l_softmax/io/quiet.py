@@ -105,35 +105,6 @@ class _QuietLoader(importlib.abc.Loader):
             module.config.list_physical_devices()  # the look for a GPU logs too: do it now
 
 
-_xla_started = False
-
-
-def start_xla() -> None:
-    """Compile one tiny XLA program, once, so that XLA's own start-up lines ("XLA service
-    ... initialized", "Compiled cluster using XLA!", printed once per process by
-    TensorFlow 2.16-2.19 whatever ``TF_CPP_MIN_LOG_LEVEL`` says) come out here, inside
-    the filter, and not at the user's first compile. It costs about 0.1-0.2 s, so it is
-    skipped where TensorFlow keeps these lines below ``TF_CPP_MIN_LOG_LEVEL=2`` (2.21 on).
-
-    Called where the package first runs TensorFlow (the loader, the model, the engine),
-    not at import: running a program starts TensorFlow's runtime, after which its
-    threads and devices can no longer be set (``tf.config.threading``,
-    ``set_memory_growth``), and that choice is the user's until then."""
-    global _xla_started
-    tf = sys.modules.get("tensorflow")
-    if _xla_started or tf is None or verbose():
-        return
-    _xla_started = True
-    major_minor = tuple(int(p) for p in re.findall(r"\d+", tf.__version__)[:2])
-    if major_minor >= (2, 21):
-        return
-    with filtered_stderr():
-        try:
-            tf.function(lambda x: x + 1.0, jit_compile=True, autograph=False)(tf.constant(0.0))
-        except Exception:  # noqa: BLE001 - no XLA here: nothing to start
-            pass
-
-
 class _QuietFinder(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` once, as usual, and hands it to :class:`_QuietLoader`."""
 
@@ -149,7 +120,8 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
 
 # The package's compiled loops and steps, as TensorFlow names them in its warnings
 _OWN_FUNCTIONS = ("fused_loop.<locals>.", "dataset_loop.<locals>.", "accumulating.<locals>.",
-                  "make_train_step.<locals>.", "make_eval_step.<locals>.")
+                  "make_train_step.<locals>.", "make_eval_step.<locals>.",
+                  "check_labels_first.<locals>.", "refuse_frozen_python_state.<locals>.")
 
 
 class _OwnRetracing(logging.Filter):
