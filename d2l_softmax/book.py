@@ -4,7 +4,8 @@ The chapter's code writes ``d2l.tensor``, ``d2l.exp``, ``d2l.matmul``, ``d2l.res
 the book's short names for TensorFlow functions, defined here as the book defines
 them. Also the earlier chapters' helpers that later chapters reuse: :class:`Timer`
 (reading the data set), and the linear-regression chapters' ``synthetic_data``,
-``linreg``, ``squared_loss`` and ``load_array`` (weight decay, model selection).
+``linreg``, ``squared_loss`` and ``load_array`` (weight decay, model selection), and the
+model-selection chapter's ``evaluate_loss``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
+
+from .train import forward
 
 # ---------------------------------------------------------------- the book's aliases
 
@@ -105,3 +108,19 @@ def load_array(data_arrays, batch_size: int, is_train: bool = True) -> tf.data.D
     if is_train:
         dataset = dataset.shuffle(buffer_size=1000)
     return dataset.batch(batch_size)
+
+
+def evaluate_loss(net, data_iter, loss) -> float:
+    """The book's helper from the model-selection chapter: the sum of every loss value
+    over ``data_iter`` divided by their number, ``sum(reduce_sum(l)) / sum(size(l))``.
+    Per-example losses give the mean per example; a loss giving one number a batch
+    (a Keras loss's mean) gives the mean of those numbers, as in the book. ``loss``:
+    as :func:`train_epoch_ch3` takes it."""
+    total, count = 0.0, 0
+    for X, y in data_iter:
+        _, l = forward(net, loss, X, y)
+        total += float(tf.reduce_sum(l))
+        count += int(tf.size(l))
+    if count == 0:
+        raise ValueError("data_iter yielded no examples")
+    return total / count

@@ -13,6 +13,25 @@ import numpy as np
 from .io.display import as_image, finish, subplots
 
 
+def confusion_matrix(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
+    """Counts (num_classes, num_classes): row = true class, column = predicted class.
+
+    Both must be integer labels in 0..num_classes-1, one prediction per label.
+    """
+    y_true, y_pred = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    for what, v in (("true labels", y_true), ("predicted labels", y_pred)):
+        if v.dtype.kind not in "iu" and v.size:
+            raise ValueError(f"{what} must be integers, got dtype {v.dtype}")
+        if v.size and (v.min() < 0 or v.max() >= num_classes):
+            bad = v[(v < 0) | (v >= num_classes)][0]
+            raise ValueError(f"{what}: {bad} is out of range 0..{num_classes - 1}")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{y_true.size} true labels but {y_pred.size} predictions")
+    flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes).astype(np.int32)
+
+
 def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_path=None,
                           figsize=(6, 5.5)):
     """A heat map of a confusion matrix (row: true class, column: predicted)."""

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from .checks import check_positive_int, check_seed
-from .engine.guards import label_error, out_of_range
+from .engine.guards import check_labels, check_lined_up
 
 
 def _logits(X) -> tf.Tensor:
@@ -108,40 +108,6 @@ class SoftmaxRegression(tf.Module):
         return softmax(self.logits(X))
 
 
-def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
-    """y as int32 after checking that every label is in 0..num_classes-1.
-
-    The range is checked in y's own dtype, before narrowing to int32 (so a wide
-    label such as 2**32 + 3 cannot wrap into a valid class). Run eagerly, an out-of-
-    range label raises ``ValueError``; in compiled code, labels of a dtype wider
-    than int32 that are out of range become -1, and the loss rejects them: TensorFlow's
-    own check in the kernel of :meth:`CrossEntropy.from_logits` in a plain graph, else
-    a NaN loss (under XLA, and in :meth:`CrossEntropy.__call__`), which training reports.
-    """
-    y = tf.convert_to_tensor(y)
-    if not y.dtype.is_integer:
-        raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
-    bad = out_of_range(y, num_classes)
-    if tf.executing_eagerly():
-        if bool(tf.reduce_any(bad)):
-            raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), num_classes)
-        return tf.cast(y, tf.int32)
-    if y.dtype in (tf.int8, tf.int16, tf.int32, tf.uint8, tf.uint16):
-        return tf.cast(y, tf.int32)  # every value survives the cast
-    return tf.where(bad, tf.constant(-1, tf.int32), tf.cast(y, tf.int32))
-
-
-def _check_batch(what: str, scores: tf.Tensor, y: tf.Tensor) -> None:
-    """Scores (B, q) and labels (B,) must line up (checked where the shapes are known)."""
-    if scores.shape.rank != 2:
-        raise ValueError(f"{what} must be (batch, classes), got shape {tuple(scores.shape)}")
-    if y.shape.rank is not None and y.shape.rank != 1:
-        raise ValueError(f"labels must be a vector (batch,), got shape {tuple(y.shape)}")
-    if not scores.shape[:1].is_compatible_with(y.shape[:1]):
-        raise ValueError(f"{what} {tuple(scores.shape)} and labels {tuple(y.shape)} "
-                         "do not line up: one label per row")
-
-
 class CrossEntropy:
     """Cross-entropy J = -sum_j y_j log a_j = -log a_y for one-hot y, one value per example.
 
@@ -155,7 +121,7 @@ class CrossEntropy:
         """y_hat (B, q) probabilities, y (B,) labels -> loss (B,)."""
         y_hat = tf.convert_to_tensor(y_hat)
         y = tf.convert_to_tensor(y)
-        _check_batch("y_hat", y_hat, y)
+        check_lined_up("y_hat", y_hat, y)
         q = y_hat.shape[-1]
         y = check_labels(y, q)
         tiny = tf.constant(np.finfo(y_hat.dtype.as_numpy_dtype).tiny, y_hat.dtype)
@@ -171,7 +137,7 @@ class CrossEntropy:
     def from_logits(self, logits: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """logits Z (B, q), labels y (B,) -> loss (B,) = logsumexp(Z) - Z[y]."""
         logits, y = tf.convert_to_tensor(logits), tf.convert_to_tensor(y)
-        _check_batch("logits", logits, y)
+        check_lined_up("logits", logits, y)
         y = check_labels(y, logits.shape[-1])
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
 
@@ -201,7 +167,7 @@ def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[t
     with Y the one-hot labels. Summed, not averaged: the update divides by B.
     """
     X, A, y = tf.convert_to_tensor(X), tf.convert_to_tensor(A), tf.convert_to_tensor(y)
-    _check_batch("A", A, y)
+    check_lined_up("A", A, y)
     if X.shape.rank != 2 or not X.shape[:1].is_compatible_with(A.shape[:1]):
         raise ValueError(f"X {tuple(X.shape)} and A {tuple(A.shape)} do not line up: "
                          "X must be (batch, inputs)")

@@ -151,22 +151,6 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
     return float(correct / count)
 
 
-def evaluate_loss(net, data_iter, loss) -> float:
-    """The book's helper from the model-selection chapter: the sum of every loss value
-    over ``data_iter`` divided by their number, ``sum(reduce_sum(l)) / sum(size(l))``.
-    Per-example losses give the mean per example; a loss giving one number a batch
-    (a Keras loss's mean) gives the mean of those numbers, as in the book. ``loss``:
-    as :func:`train_epoch_ch3` takes it."""
-    total, count = 0.0, 0
-    for X, y in data_iter:
-        _, l = _forward(net, loss, X, y)
-        total += float(tf.reduce_sum(l))
-        count += int(tf.size(l))
-    if count == 0:
-        raise ValueError("data_iter yielded no examples")
-    return total / count
-
-
 # ---------------------------------------------------------------- the chapter's loop
 
 def _set_lr(updater, lr: float) -> None:

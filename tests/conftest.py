@@ -18,7 +18,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from d2l_softmax import fashion_mnist  # noqa: E402
+from d2l_softmax.io import fashion_mnist  # noqa: E402
 
 SMALL_TRAIN, SMALL_TEST = 300, 100
 
@@ -276,7 +276,7 @@ _SMALL_CLI = """
 import sys
 from d2l_softmax import data
 data.SPLITS.update({splits!r})
-from d2l_softmax.cli import main
+from d2l_softmax.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -43,7 +43,7 @@ def test_truncated_and_corrupt_gzip(tmp_path):
 def test_load_small_files(small_dir):
     train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=1)
     sizes = [int(y.shape[0]) for _, y in train_iter]
-    assert sizes == [SMALL_TRAIN % 32] + [32] * (SMALL_TRAIN // 32)  # the short batch first
+    assert sizes == [32] * (SMALL_TRAIN // 32) + [SMALL_TRAIN % 32]  # the short batch last
     X, y = list(train_iter)[1]
     assert X.shape == (32, 28, 28, 1) and X.dtype == tf.float32
     assert y.shape == (32,) and y.dtype == tf.int32

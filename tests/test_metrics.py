@@ -46,13 +46,3 @@ def test_a_batchs_count_correct_and_summed_loss_by_hand():
     assert float(d2l.metrics.summed_loss(keras_mean, tf.constant(2.0), 3.0)) == 6.0  # a mean
     assert float(d2l.metrics.summed_loss(keras_sum, tf.constant(6.0), 3.0)) == 6.0   # a sum
     assert float(d2l.metrics.summed_loss(lambda *a: 0, tf.constant(6.0), 3.0)) == 6.0  # the book's
-
-
-def test_labels_in_range_eagerly_and_compiled():
-    y_hat = tf.zeros((3, 4))
-    assert d2l.metrics.labels_in_range(y_hat, tf.constant([0, 3, 1])) is None  # checked, fine
-    with pytest.raises(ValueError, match="label 4 is out of range: labels must be in 0..3"):
-        d2l.metrics.labels_in_range(y_hat, tf.constant([0, 4, 1]))
-    assert d2l.metrics.labels_in_range(y_hat, tf.constant([0, 9]), labels_below=3) is None
-    check = tf.function(lambda y: d2l.metrics.labels_in_range(y_hat, y))
-    assert bool(check(tf.constant([0, 3, 1]))) and not bool(check(tf.constant([-1, 0, 1])))

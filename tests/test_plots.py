@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import d2l_softmax as d2l
-from d2l_softmax import display
+from d2l_softmax.io import display
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

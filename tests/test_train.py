@@ -248,16 +248,16 @@ class _RecordingUpdater(d2l.Updater):
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
-def test_the_short_batch_comes_first(small_iters, run_eagerly):
-    """300 examples in batches of 32: the 12 left over are the first step, so the
-    epoch ends on a full batch; the dataset itself keeps the short batch last."""
+def test_the_short_batch_comes_last(small_iters, run_eagerly):
+    """300 examples in batches of 32: the 12 left over are the last step, as
+    ``.batch(32)`` gives them and as iterating the dataset gives them."""
     train_iter, _ = small_iters
     net = d2l.SoftmaxRegression(seed=0)
     updater = _RecordingUpdater(net.params, 0.1)
     d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, run_eagerly=run_eagerly)
     assert int(updater.steps) == 10
-    assert updater.sizes.numpy()[:10].tolist() == [12] + [32] * 9
-    assert [int(X.shape[0]) for X, _ in train_iter] == [12] + [32] * 9
+    assert updater.sizes.numpy()[:10].tolist() == [32] * 9 + [12]
+    assert [int(X.shape[0]) for X, _ in train_iter] == [32] * 9 + [12]
 
 
 def test_wrong_image_shape_is_reported(small_dir):
@@ -414,11 +414,11 @@ def test_datasets_the_user_transforms_train_through_the_general_path(small_dir):
     (loss_m, acc_m), W_m = one_epoch(fresh().map(lambda X, y: (X * 1.0, y)))
     assert (loss_m, acc_m) == pytest.approx((loss, acc), rel=1e-5)
     np.testing.assert_allclose(W_m, W, atol=1e-6)
-    # .take trains on those batches only: the short one and two full ones
+    # .take trains on those batches only: the first three, full ones
     net = d2l.SoftmaxRegression(seed=0)
     updater = _RecordingUpdater(net.params, 0.1)
     d2l.train_epoch_ch3(net, fresh().take(3), d2l.cross_entropy, updater)
-    assert updater.sizes.numpy()[:4].tolist() == [12, 32, 32, 0]
+    assert updater.sizes.numpy()[:4].tolist() == [32, 32, 32, 0]
     # .shuffle reorders the batches; the model still learns the easy small set
     shuffled, net = fresh().shuffle(4, seed=0), d2l.SoftmaxRegression(seed=0)
     updater = d2l.Updater(net.params, 0.3)
@@ -431,20 +431,29 @@ def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, 
     """A short run compiles a plain graph, a long one XLA (train_ch3 knows the run's
     length); either way the same seed gives the same model, and the same path twice
     gives it bit for bit."""
-    from d2l_softmax import engine
+    from d2l_softmax.engine import program
 
-    def paths(net):  # how its training epoch was compiled (evaluation: a plain graph)
-        return {key[1] for key, (objs, _, _) in engine._PROGRAMS.items()
-                if key[0] == "fused" and objs[0] is net and len(objs) == 5}  # net, loss, updater,
-                                                                  # batch size, short first
+    made = []  # (what, xla) of each program compiled
+    real_init = program.Program.__init__
+
+    def recording_init(self, make, what, xla, **options):
+        made.append((what, xla))
+        real_init(self, make, what, xla, **options)
+    monkeypatch.setattr(program.Program, "__init__", recording_init)
+
+    def paths():  # how the training epochs were compiled (evaluation: a plain graph)
+        found = {xla for what, xla in made if what == "training epoch"}
+        made.clear()
+        return found
 
     graph, _ = _fit(small_dir, False, plot_path=tmp_path / "a.png")
+    assert paths() == {False}  # 3 epochs of 10 steps: far below XLA_MIN_STEPS
     again, _ = _fit(small_dir, False, plot_path=tmp_path / "b.png")
-    assert paths(graph) == {False}  # 3 epochs of 10 steps: far below XLA_MIN_STEPS
     np.testing.assert_array_equal(again.W, graph.W)
-    monkeypatch.setattr(engine, "XLA_MIN_STEPS", 30)  # now 3 epochs of 10 steps is long
+    monkeypatch.setattr(program, "XLA_MIN_STEPS", 30)  # now 3 epochs of 10 steps is long
+    paths()
     xla, h_xla = _fit(small_dir, False, plot_path=tmp_path / "c.png")
-    assert paths(xla) == {None}  # XLA, falling back to a graph if it must
+    assert paths() == {None}  # XLA, falling back to a graph if it must
     np.testing.assert_allclose(xla.W, graph.W, atol=1e-6)
     np.testing.assert_allclose(xla.b, graph.b, atol=1e-6)
     assert h_xla.train_acc[-1] > 0.9

@@ -7,7 +7,9 @@ from hypothesis import given, settings, strategies as st
 
 import d2l_softmax as d2l
 from d2l_softmax import model as model_module
-from d2l_softmax.metrics import confusion_matrix, correct_count
+from d2l_softmax.engine import guards
+from d2l_softmax.figures import confusion_matrix
+from d2l_softmax.metrics import correct_count
 
 
 # ---------------------------------------------------------------- softmax
@@ -42,16 +44,16 @@ WIDE = [2**32 + 3, 2**31, -(2**32) + 5]  # wrap to 3, -2**31 and 5 as int32
 def test_a_wide_label_is_checked_before_narrowing(label):
     y = tf.constant([label], tf.int64)
     with pytest.raises(ValueError, match=f"label {label} is out of range"):
-        model_module.check_labels(y, 10)
+        guards.check_labels(y, 10)
     with pytest.raises(ValueError, match="out of range"):
         d2l.cross_entropy(tf.fill((1, 10), 0.1), y)
-    compiled = tf.function(lambda y: model_module.check_labels(y, 10))
+    compiled = tf.function(lambda y: guards.check_labels(y, 10))
     assert compiled(y).numpy().tolist() == [-1]  # the loss kernel then rejects it
 
 
 def test_uint64_labels_above_int64_are_out_of_range():
     with pytest.raises(ValueError, match=f"label {2**63 + 3} is out of range"):
-        model_module.check_labels(tf.constant([2**63 + 3], tf.uint64), 10)
+        guards.check_labels(tf.constant([2**63 + 3], tf.uint64), 10)
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,10 +61,10 @@ def test_uint64_labels_above_int64_are_out_of_range():
 def test_any_int64_label_outside_the_classes_is_refused(labels):
     y = tf.constant(labels, tf.int64)
     if all(0 <= v < 10 for v in labels):
-        assert model_module.check_labels(y, 10).numpy().tolist() == labels
+        assert guards.check_labels(y, 10).numpy().tolist() == labels
     else:
         with pytest.raises(ValueError, match="out of range"):
-            model_module.check_labels(y, 10)
+            guards.check_labels(y, 10)
 
 
 @pytest.mark.parametrize("labels", [[-1], [10], np.array([255], np.uint8), [2.0], [True],
@@ -159,7 +161,7 @@ def test_a_label_out_of_range_never_trains_on_silently(jit_compile, loss):
     W.assign(tf.random.stateless_normal((784, 10), seed=[0, 1], stddev=0.01))
     b.assign(tf.zeros(10))
     for data in (batches, tf.data.Dataset.from_tensor_slices((X, y)).batch(32)):
-        with pytest.raises(ValueError, match="label is out of range at batch 2: labels must "
+        with pytest.raises(ValueError, match="label 10 is out of range at batch 2: labels must "
                                              "be in 0..9 for 10 classes"):
             d2l.train_epoch_ch3(net, data, loss, d2l.Updater([W, b], 0.1),
                                 jit_compile=jit_compile)
@@ -177,5 +179,5 @@ def test_compiled_training_reports_a_label_out_of_range_as_eager_does(label, dty
     net = d2l.SoftmaxRegression(seed=0)
     for data in ([(X[:32], y[:32]), (X[32:], y[32:])],
                  tf.data.Dataset.from_tensor_slices((X, y)).batch(32)):
-        with pytest.raises(ValueError, match=f"^{shown} is out of range: labels must be in 0..9"):
+        with pytest.raises(ValueError, match=f"^{shown} is out of range at batch 1: labels must be in 0..9"):
             d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(net.params, 0.1))

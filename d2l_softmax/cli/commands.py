@@ -218,7 +218,7 @@ def cmd_evaluate(args) -> int:
     from ..data import scale_pixels
     from ..io.fashion_mnist import TEXT_LABELS
     from ..io.files import prepare_folder, resolve_target
-    from ..metrics import confusion_matrix
+    from ..figures import confusion_matrix
     from ..figures import plot_confusion_matrix
 
     out = args.out or args.model.with_name("confusion_matrix.png")
@@ -247,7 +247,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from ..io import checkpoint
+    from ..io import checkpoint, images
     from ..data import scale_pixels
     from ..io.fashion_mnist import get_fashion_mnist_labels
     from ..io.files import prepare_folder, resolve_target
@@ -260,7 +260,7 @@ def cmd_predict(args) -> int:
         prepare_folder(out.parent)  # before the work: a read-only or full folder is said first
     net, _ = checkpoint.load_params(args.model, num_inputs=784, num_outputs=10)
     if args.images:  # every file is read (and checked) before anything is printed
-        batch = np.stack([checkpoint.read_image(path) for path in args.images])
+        batch = np.stack([images.read_image(path) for path in args.images])
         probs = softmax(net.logits(batch[..., None])).numpy()
         for path, p in zip(args.images, probs):
             k = int(np.argmax(p))

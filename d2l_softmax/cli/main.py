@@ -115,8 +115,8 @@ def describe(err: BaseException) -> Optional[str]:
         return f"{err.filename}: {err.strerror}" if err.filename is not None else err.strerror
     if isinstance(err, MemoryError):
         return "out of memory" + (f" ({err})" if str(err) else "")
-    engine = sys.modules.get("d2l_softmax.engine")
-    known = (ValueError, FloatingPointError) + ((engine.CompileError,) if engine else ())
+    guards = sys.modules.get("d2l_softmax.engine.guards")
+    known = (ValueError, FloatingPointError) + ((guards.CompileError,) if guards else ())
     if isinstance(err, known):
         return str(err).strip() or type(err).__name__
     return None

@@ -132,12 +132,15 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
         step = refuse_frozen_python_state(step, objects)
         xla = use_xla(jit_compile, run_steps)
         sums, bad = _compiled_pass(step, objects, data_iter, source, training, xla)
-    except tf.errors.InvalidArgumentError as err:  # a Keras loss's kernel met a bad label
-        raise _label_error(err) or err
+    except tf.errors.InvalidArgumentError as err:  # a Keras loss's kernel met a bad label?
+        bad_label = _label_error(err)
+        if bad_label is None:
+            raise
+        raise bad_label from None
     if bad >= 0:
         where = f"epoch {epoch}, batch {bad + 1}" if epoch else f"batch {bad + 1}"
-        if training and sums[3] > 0:  # the batch's labels were out of range
-            raise label_error(None, classes, where)
+        if training and sums[3] != 0:  # a label out of range (NaN: not known exactly)
+            raise label_error(int(sums[3]) if np.isfinite(sums[3]) else None, classes, where)
         raise TrainingDivergedError(epoch, bad + 1, float("nan"))
     return sums[:3] if training else sums
 

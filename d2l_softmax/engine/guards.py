@@ -41,14 +41,50 @@ def out_of_range(y: tf.Tensor, num_classes: int) -> tf.Tensor:
     return (y < 0) | (y >= tf.constant(num_classes, y.dtype))
 
 
+def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
+    """y as int32 after checking that every label is in 0..num_classes-1.
+
+    The range is checked in y's own dtype, before narrowing to int32 (so a wide
+    label such as 2**32 + 3 cannot wrap into a valid class). Run eagerly, an out-of-
+    range label raises ``ValueError``; in compiled code, labels of a dtype wider
+    than int32 that are out of range become -1, and the loss rejects them: TensorFlow's
+    own check in the kernel of :meth:`~d2l_softmax.model.CrossEntropy.from_logits` in a plain graph, else
+    a NaN loss (under XLA, and in :meth:`~d2l_softmax.model.CrossEntropy.__call__`), which training reports.
+    """
+    y = tf.convert_to_tensor(y)
+    if not y.dtype.is_integer:
+        raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
+    bad = out_of_range(y, num_classes)
+    if tf.executing_eagerly():
+        if bool(tf.reduce_any(bad)):
+            raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), num_classes)
+        return tf.cast(y, tf.int32)
+    if y.dtype in (tf.int8, tf.int16, tf.int32, tf.uint8, tf.uint16):
+        return tf.cast(y, tf.int32)  # every value survives the cast
+    return tf.where(bad, tf.constant(-1, tf.int32), tf.cast(y, tf.int32))
+
+
+def check_lined_up(what: str, scores: tf.Tensor, y: tf.Tensor) -> None:
+    """Scores (B, q) and labels (B,) must line up (checked where the shapes are known)."""
+    if scores.shape.rank != 2:
+        raise ValueError(f"{what} must be (batch, classes), got shape {tuple(scores.shape)}")
+    if y.shape.rank is not None and y.shape.rank != 1:
+        raise ValueError(f"labels must be a vector (batch,), got shape {tuple(y.shape)}")
+    if not scores.shape[:1].is_compatible_with(y.shape[:1]):
+        raise ValueError(f"{what} {tuple(scores.shape)} and labels {tuple(y.shape)} "
+                         "do not line up: one label per row")
+
+
 def check_labels_first(step: Callable, classes: Optional[int]) -> Callable:
-    """``step(X, y) -> (loss, correct, count)`` as ``(loss, correct, count, bad labels)``.
+    """``step(X, y) -> (loss, correct, count)`` as ``(loss, correct, count, bad label)``.
 
     With ``classes`` (the net's number of outputs, for integer labels (B,)), a batch
     with a label outside 0..classes-1 is not stepped on: run eagerly it raises
-    ``ValueError``; compiled it gives a NaN loss (the loops stop there) and 1 in the
-    last place, which :func:`~d2l_softmax.engine.epoch.run_epoch` reports as the same
-    ``ValueError``. ``classes`` None (labels known to be in range): no check.
+    ``ValueError``; compiled it gives a NaN loss (the loops stop there) and, in the last
+    place, that label (NaN when float32 cannot hold it exactly), which
+    :func:`~d2l_softmax.engine.epoch.run_epoch` reports as the same ``ValueError``.
+    The last place is 0 for a good batch (0 is never out of range). ``classes`` None
+    (labels known to be in range): no check.
     """
     def checked(X, y):
         y = tf.convert_to_tensor(y)
@@ -59,9 +95,18 @@ def check_labels_first(step: Callable, classes: Optional[int]) -> Callable:
             if bool(tf.reduce_any(bad)):
                 raise label_error(tf.boolean_mask(y, bad)[0].numpy().item(), classes)
             return (*step(X, y), tf.constant(0.0))
-        skipped = (tf.constant(float("nan")), tf.constant(0.0), tf.constant(0.0), tf.constant(1.0))
-        return tf.cond(tf.reduce_any(bad), lambda: skipped,
-                       lambda: tuple(tf.cast(v, tf.float32) for v in step(X, y)) + (skipped[2],))
+
+        def skip():
+            label = y[tf.argmax(tf.cast(bad, tf.int32))]
+            exact = label <= tf.constant(min(2**24, y.dtype.max), y.dtype)
+            if y.dtype.min < 0:
+                exact &= label >= tf.constant(-2**24, y.dtype)
+            nan = tf.constant(float("nan"))
+            return nan, tf.constant(0.0), tf.constant(0.0), tf.where(exact, tf.cast(label, tf.float32), nan)
+
+        def run():
+            return (*(tf.cast(v, tf.float32) for v in step(X, y)), tf.constant(0.0))
+        return tf.cond(tf.reduce_any(bad), skip, run)
     return checked
 
 
@@ -109,16 +154,18 @@ def _functions_of(obj) -> list:
         return _functions_of(functions)
     return [f for name in ("__call__", "call", "forward", "logits", "train_step")
             if isinstance(f := getattr(type(obj), name, None), types.FunctionType)
-            and f.__module__ not in ("builtins",) and not f.__module__.startswith(("keras", "tensorflow"))]
+            and not (f.__module__ or "").startswith(("keras", "tensorflow"))]
 
 
 def python_state(*objects) -> dict:
     """``{where: state}`` of the Python values a trace of ``objects`` (net, loss,
-    updater) can read and change, one level deep: their attributes, the contents of
-    dicts and lists among them, their functions' closures and the globals those
-    functions name; and NumPy's and Python's global random generators."""
+    updater) can read and change: their attributes, the contents of dicts and lists
+    among them, their functions' closures and the globals those functions name (and
+    so on through the functions found there, a few calls deep); and NumPy's and
+    Python's global random generators."""
     seen: dict = {"np.random": (_RANDOM_STATE, repr(np.random.get_state(legacy=False))),
                   "random": (_RANDOM_STATE, random.getstate())}
+    followed: set = set()
 
     def record(where, value, depth):
         state = _state(value)
@@ -130,25 +177,31 @@ def python_state(*objects) -> dict:
         elif isinstance(value, (list, tuple)) and depth < 2:
             for i, v in enumerate(value[:64]):
                 record(f"{where}[{i}]", v, depth + 1)
-        elif depth < 1 and not isinstance(value, (tf.Variable, tf.Tensor, types.ModuleType)):
+        elif isinstance(value, (types.FunctionType, functools.partial)):
+            follow(value, depth + 1)
+        elif depth < 1 and not isinstance(value, (tf.Variable, tf.Tensor, types.ModuleType, type)):
             for k, v in _own_attributes(value).items():
                 record(f"{where}.{k}", v, depth + 1)
+
+    def follow(obj, depth):  # the functions obj's calls run, and what they read
+        for fn in _functions_of(obj):
+            if fn in followed or depth > 3:
+                continue
+            followed.add(fn)
+            code = fn.__code__
+            for var, cell in zip(code.co_freevars, fn.__closure__ or ()):
+                try:
+                    record(var, cell.cell_contents, 0)
+                except ValueError:  # an empty cell
+                    pass
+            for var in code.co_names:
+                if var in fn.__globals__ and not isinstance(fn.__globals__[var], type):
+                    record(var, fn.__globals__[var], 0)
 
     for name, obj in zip(("net", "loss", "updater"), objects):
         for k, v in _own_attributes(obj).items():
             record(f"{name}.{k}", v, 0)
-        for fn in _functions_of(obj):
-            code = fn.__code__
-            for var, cell in zip(code.co_freevars, fn.__closure__ or ()):
-                try:
-                    record(f"{var} (in {fn.__qualname__})", cell.cell_contents, 0)
-                except ValueError:  # an empty cell
-                    pass
-            for var in code.co_names:
-                if var in fn.__globals__:
-                    value = fn.__globals__[var]
-                    if not isinstance(value, (types.FunctionType, type)):
-                        record(f"{var} (a global of {fn.__qualname__})", value, 0)
+        follow(obj, 0)
     return seen
 
 
@@ -165,7 +218,7 @@ def refuse_frozen_python_state(step: Callable, objects: tuple) -> Callable:
         before = python_state(*objects)
         out = step(*args)
         after = python_state(*objects)
-        changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
+        changed = [k for k in before.keys() & after.keys() if before[k] != after[k]]
         if changed:
             where = sorted(changed)[0]
             drawn = isinstance(before.get(where), tuple) and before[where][0] == _RANDOM_STATE

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
-from d2l_softmax import engine
+from d2l_softmax.engine import epoch as engine
 from d2l_softmax.data import array_source
 from d2l_softmax.train import make_eval_step, make_train_step
 
@@ -19,14 +19,14 @@ def _train_sums(data, run_eagerly=False, jit_compile=None, seed=0):
     return sums, net.W.numpy()
 
 
-@pytest.mark.parametrize("split", [0, 1], ids=["train: short batch first", "test: short last"])
+@pytest.mark.parametrize("split", [0, 1], ids=["train: reshuffled", "test: in order"])
 @pytest.mark.parametrize("jit_compile", [None, False, True])
 def test_every_loop_matches_the_python_loop(fresh, jit_compile, split):
     """The fused loop, the tf.data loop and the per-step loop over the same batches
     in the same order do what ``for X, y in data: step(X, y)`` does, on either split
-    (the test split keeps its order, its short batch last: 100 = 3 x 32 + 4)."""
+    (the short batch last: 300 = 9 x 32 + 12, 100 = 3 x 32 + 4)."""
     sizes = [int(y.shape[0]) for _, y in fresh()[split]]
-    assert sizes == ([12] + [32] * 9 if split == 0 else [32] * 3 + [4])
+    assert sizes == ([32] * 9 + [12] if split == 0 else [32] * 3 + [4])
     eager_sums, eager_W = _train_sums(fresh()[split], run_eagerly=True)
     fused = fresh()[split]
     assert array_source(fused) is not None
@@ -66,8 +66,9 @@ def test_a_diverging_loss_stops_the_epoch_at_its_batch(fresh):
 
 
 def test_a_plain_graph_traces_the_step_once_for_every_batch_size(fresh):
-    """300 examples in batches of 32: a short batch of 12, then full ones. The graph
-    holds one copy of the net for both sizes; XLA, which must know shapes, two."""
+    """300 examples in batches of 32: full ones, then a short batch of 12. The graph
+    holds one copy of the net for both sizes; XLA, which must know shapes, two. (The
+    first call, eagerly on one example, finds the net's number of classes.)"""
     for jit_compile, copies in ((False, 1), (True, 2)):
         train_iter, _ = fresh()
         model = d2l.SoftmaxRegression(seed=0)
@@ -81,8 +82,8 @@ def test_a_plain_graph_traces_the_step_once_for_every_batch_size(fresh):
         sums = engine.run_epoch(make_train_step(net, d2l.cross_entropy, updater),
                                 (net, d2l.cross_entropy, updater), train_iter, training=True,
                                 jit_compile=jit_compile)
-        assert sums[2] == 300 and len(traced) == copies
-        assert traced == ([None] if copies == 1 else [12, 32])
+        assert sums[2] == 300 and len(traced) == 1 + copies
+        assert traced == [1] + ([None] if copies == 1 else [32, 12])
 
 
 def test_a_net_that_needs_the_batch_size_as_a_number_still_trains(fresh):

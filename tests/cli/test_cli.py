@@ -13,8 +13,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_cli
-from d2l_softmax import checkpoint, cli, commands
-from d2l_softmax.cli import main
+from d2l_softmax.io import checkpoint
+from d2l_softmax.cli import main as cli
+from d2l_softmax.cli import commands
+from d2l_softmax.cli.main import main
 
 
 def run(*args, env=None):
@@ -234,7 +236,7 @@ def test_epochs_beyond_any_counter_train_until_stopped(small_dir, tmp_path):
 
 _THREADS = """
 import tensorflow as tf
-from d2l_softmax.commands import one_thread_per_op
+from d2l_softmax.cli.commands import one_thread_per_op
 one_thread_per_op(tf)
 print(tf.config.threading.get_intra_op_parallelism_threads(),
       tf.config.threading.get_inter_op_parallelism_threads())
@@ -249,7 +251,7 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
     assert out.stdout.split() == ["1", "1"]
     tf.constant(1.0) + 1  # TensorFlow runs in this process (whichever tests ran before)
     before = tf.config.threading.get_intra_op_parallelism_threads()
-    from d2l_softmax.commands import one_thread_per_op
+    from d2l_softmax.cli.commands import one_thread_per_op
     one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
 
@@ -266,7 +268,8 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
 def test_the_data_is_read_while_tensorflow_imports(small_dir):
     """``train`` reads the files in a thread during the import; the loader then finds
     the arrays read. A problem in the thread is left to the loader to report."""
-    from d2l_softmax import commands, fashion_mnist
+    from d2l_softmax.cli import commands
+    from d2l_softmax.io import fashion_mnist
     from d2l_softmax.data import load_data_fashion_mnist
     cache = fashion_mnist._read_split_cached
     cache.cache_clear()
@@ -282,8 +285,8 @@ def test_the_program_exits_with_the_code_of_main(tmp_path):
     code, after freezing the objects instead of a last sweep."""
     import configparser
     entry = configparser.ConfigParser()
-    entry.read(os.path.join(os.path.dirname(__file__), "..", "setup.cfg"))
-    assert "d2l_softmax.cli:run" in entry["options.entry_points"]["console_scripts"]
+    entry.read(os.path.join(os.path.dirname(__file__), "..", "..", "setup.cfg"))
+    assert "d2l_softmax.cli.main:run" in entry["options.entry_points"]["console_scripts"]
     assert run("train", "--data-dir", tmp_path).returncode == 1
     assert run("train", "--epochs", "0").returncode == 2
     assert run("--help").returncode == 0
@@ -300,7 +303,7 @@ class Watch:
         return None
 
 sys.meta_path.insert(0, Watch())
-from d2l_softmax import commands
+from d2l_softmax.cli import commands
 thread = commands.read_while_importing(sys.argv[1])
 thread.join()
 assert "numpy" in sys.modules and not thread.is_alive()

@@ -7,13 +7,13 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
-from d2l_softmax import fashion_mnist
+from d2l_softmax.io import fashion_mnist
 from conftest import SMALL_TEST, SMALL_TRAIN, make_split, write_idx
 
 
 def test_finding_and_reading_the_files_needs_no_tensorflow(small_dir):
     """The files are read with NumPy alone; TensorFlow is imported only to download."""
-    code = ("import sys; from d2l_softmax import fashion_mnist as fm; "
+    code = ("import sys; from d2l_softmax.io import fashion_mnist as fm; "
             f"fm.SPLITS['test'] = fm.SPLITS['test'][:2] + ({SMALL_TEST},); "
             f"images, labels = fm.read_fashion_mnist(fm.find_fashion_mnist({str(small_dir)!r}, "
             "download=False), 'test'); "

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from d2l_softmax import files
-from d2l_softmax.files import WriteError, write_atomically
+from d2l_softmax.io import files
+from d2l_softmax.io.files import WriteError, write_atomically
 from conftest import SPECIAL, make_special
 
 
@@ -61,7 +61,7 @@ def test_a_link_to_a_regular_file_replaces_the_file_and_keeps_the_link(tmp_path)
 def test_links_to_nothing_are_named_as_such(tmp_path):
     """A folder or an image given as a link to nothing, or a loop of links, is named as
     such (it was "it is a file, not a folder" and "no such image file")."""
-    from d2l_softmax.checkpoint import read_image
+    from d2l_softmax.io.images import read_image
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
@@ -153,7 +153,7 @@ def test_temporaries_of_dead_writers_are_removed_by_the_next_save(tmp_path):
 
 _KILLED_SAVE = """
 import os, sys
-from d2l_softmax.files import write_atomically
+from d2l_softmax.io.files import write_atomically
 write_atomically(sys.argv[1], lambda f: (f.write(b"partial"), f.flush(), os._exit(9)))
 """
 
@@ -177,7 +177,7 @@ def test_names_near_the_length_limit_get_a_temporary_that_fits(tmp_path, name):
 
 _SAVER = """
 import sys, time
-from d2l_softmax.files import write_atomically
+from d2l_softmax.io.files import write_atomically
 path, size = sys.argv[1], int(sys.argv[2])
 
 def slow(letter):

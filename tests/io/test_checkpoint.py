@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 import d2l_softmax as d2l
-from d2l_softmax import checkpoint, files
+from d2l_softmax.io import checkpoint, files, images
 from conftest import peak_growth_kib, scratch_folder
 
 
@@ -94,11 +94,11 @@ def test_load_image(tmp_path):
     img = (np.arange(56 * 56) % 256).astype(np.uint8).reshape(56, 56, 1)
     path = tmp_path / "x.png"
     path.write_bytes(tf.io.encode_png(img).numpy())
-    X = checkpoint.load_image(path)
+    X = images.load_image(path)
     assert X.shape == (1, 28, 28, 1) and 0 <= float(tf.reduce_min(X)) <= float(tf.reduce_max(X)) <= 1
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="bad.png: not an image"):
-        checkpoint.load_image(tmp_path / "bad.png")
+        images.load_image(tmp_path / "bad.png")
 
 
 # ---------------------------------------------------------------- hostile model files
@@ -246,7 +246,7 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
         for name in ("b", "meta"):
             zf.writestr(name + ".npy", members[name])
     assert path.stat().st_size < 1 << 20
-    grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
+    grew_kib, stderr = peak_growth_kib("from d2l_softmax.io import checkpoint",
                                        "checkpoint.read_model_arrays(sys.argv[1])", path)
     assert "W has more bytes of data" in stderr
     assert grew_kib < 20 * 1024, grew_kib  # KiB: < 20 MiB of 200
@@ -343,11 +343,11 @@ def _square(mode="L", size=(40, 30)):
     ("PNG", "I;16", True), ("PNG", "1", True),
 ])
 def test_images_of_every_documented_format_read_alike(tmp_path, fmt, mode, exact):
-    reference = checkpoint.read_image(_save(tmp_path / "ref.png", _square()))
+    reference = images.read_image(_save(tmp_path / "ref.png", _square()))
     img = _square(mode)
     if mode == "I;16":
         img = Image.fromarray(np.asarray(_square(), np.uint16) * 257)
-    X = checkpoint.load_image(_save(tmp_path / f"x.{fmt.lower()}", img, fmt))
+    X = images.load_image(_save(tmp_path / f"x.{fmt.lower()}", img, fmt))
     assert X.shape == (1, 28, 28, 1) and X.dtype == tf.float32
     np.testing.assert_allclose(X[0, :, :, 0], reference, atol=1e-6 if exact else 0.08)
 
@@ -361,11 +361,11 @@ def test_transparent_parts_become_black_and_animations_give_their_first_frame(tm
     rgba = np.zeros((28, 28, 4), np.uint8)
     rgba[..., :3] = 255  # white, but fully transparent...
     rgba[10:20, 10:20, 3] = 255  # ...except a square
-    X = checkpoint.read_image(_save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
+    X = images.read_image(_save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
     assert X[0, 0] == 0 and X[15, 15] == pytest.approx(1)
     frames = [_square("P"), Image.new("P", (40, 30), 0)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
-    assert checkpoint.read_image(tmp_path / "a.gif").max() == pytest.approx(1)
+    assert images.read_image(tmp_path / "a.gif").max() == pytest.approx(1)
 
 
 def _png_header(width: int, height: int) -> bytes:
@@ -391,8 +391,8 @@ def test_huge_images_are_refused_before_decoding(tmp_path, width, height, size_t
     a long thin image takes 30 bytes per pixel to read, twice a square one's."""
     path = tmp_path / "huge.png"
     path.write_bytes(_png_header(width, height))
-    grew_kib, stderr = peak_growth_kib("from d2l_softmax import checkpoint",
-                                       "checkpoint.read_image(sys.argv[1])", path)
+    grew_kib, stderr = peak_growth_kib("from d2l_softmax.io import images",
+                                       "images.read_image(sys.argv[1])", path)
     assert stderr.splitlines() == [f"{path}: the image is too large to read ({size_text}; "
                                    "the limit is 8192 x 8192 pixels); shrink it first"]
     assert grew_kib < 30 * 1024  # KiB; decoding would take 80 MB to 2.5 GB
@@ -400,7 +400,7 @@ def test_huge_images_are_refused_before_decoding(tmp_path, width, height, size_t
 
 @pytest.mark.parametrize("size", [(8192, 1), (1, 8192)])
 def test_the_longest_sides_allowed_are_read(tmp_path, size):
-    X = checkpoint.read_image(_save(tmp_path / "thin.png", Image.new("L", size, 255)))
+    X = images.read_image(_save(tmp_path / "thin.png", Image.new("L", size, 255)))
     assert X.shape == (28, 28) and X.min() == pytest.approx(1)
 
 
@@ -427,7 +427,7 @@ def test_cut_or_damaged_images_give_an_image_or_a_value_error(fmt, cut, flips):
     path = _DIR / "fuzz-image"
     path.write_bytes(bytes(data))
     try:
-        X = checkpoint.read_image(path)
+        X = images.read_image(path)
     except ValueError as err:
         assert str(path) in str(err)
         return
@@ -441,7 +441,7 @@ def test_random_bytes_are_not_images(raw, prefix):
     path = _DIR / "fuzz-bytes"
     path.write_bytes(prefix + raw)
     with pytest.raises(ValueError, match="not an image this can read|too large"):
-        checkpoint.read_image(path)
+        images.read_image(path)
 
 
 def test_the_exif_orientation_is_applied(tmp_path):
@@ -449,9 +449,9 @@ def test_the_exif_orientation_is_applied(tmp_path):
     a[0:5, 0:10] = 255  # a bar at the top left
     exif = Image.Exif()
     exif[0x0112] = 3  # "turned by 180 degrees"
-    turned = checkpoint.read_image(_save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG",
+    turned = images.read_image(_save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG",
                                          exif=exif, quality=100))
-    plain = checkpoint.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG",
+    plain = images.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG",
                                         quality=100))
     np.testing.assert_allclose(turned, plain[::-1, ::-1], atol=0.02)
     assert plain[:2, :5].mean() > 0.9 and turned[:2, :5].mean() < 0.1

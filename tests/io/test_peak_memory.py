@@ -54,7 +54,7 @@ def check(grew, declared, actual, what):
 """
 
 _IDX = """
-from d2l_softmax.idx import MAX_IDX_BYTES, read_idx
+from d2l_softmax.io.idx import MAX_IDX_BYTES, read_idx
 MEMBER = gzip.compress(bytes(MIB), compresslevel=1)  # one MiB of zeros, 1 KB
 
 @FUZZ
@@ -94,7 +94,7 @@ test()
 
 _MODEL = """
 import numpy as np
-from d2l_softmax.checkpoint import FORMAT, MAX_PARAMS, read_model_arrays
+from d2l_softmax.io.checkpoint import FORMAT, MAX_PARAMS, read_model_arrays
 
 def npy(descr, shape):
     buf = io.BytesIO()
@@ -139,7 +139,7 @@ test()
 """
 
 _IMAGE = """
-from d2l_softmax.checkpoint import MAX_IMAGE_SIDE, read_image
+from d2l_softmax.io.images import MAX_IMAGE_SIDE, read_image
 
 def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from d2l_softmax import quiet
+from d2l_softmax.io import quiet
 
 # what TensorFlow 2.15-2.21 print on a machine without a GPU, one of each kind
 LOG_LINES = [
@@ -83,7 +83,7 @@ def test_the_lines_come_back_when_asked_for():
 
 def test_the_verbose_flag_brings_the_lines_back():
     code = """
-from d2l_softmax.cli import main
+from d2l_softmax.cli.main import main
 main(["evaluate", "--verbose", "no-such-model.npz"])   # fails: one error line
 import tensorflow as tf
 tf.function(lambda x: x * 2, jit_compile=True)(tf.constant(1.0))
@@ -142,7 +142,7 @@ def test_a_read_only_config_folder_is_quiet(tmp_path):
 def test_help_and_usage_errors_do_not_import_tensorflow():
     code = """
 import sys
-from d2l_softmax.cli import main
+from d2l_softmax.cli.main import main
 for argv in (["--help"], ["train", "--help"], ["train", "--epochs", "0"], ["fly"]):
     try:
         main(argv)

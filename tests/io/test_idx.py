@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from d2l_softmax.idx import MAX_IDX_BYTES, read_idx
+from d2l_softmax.io.idx import MAX_IDX_BYTES, read_idx
 from conftest import idx_bytes, peak_growth_kib, scratch_folder
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
@@ -141,7 +141,7 @@ def test_gzip_bombs_are_refused_in_small_memory(tmp_path, kind):
                 f.write(mib)
     else:
         path.write_bytes(gzip.compress(header) + gzip.compress(mib) * 300)
-    grew_kib, stderr = peak_growth_kib("from d2l_softmax.idx import read_idx",
+    grew_kib, stderr = peak_growth_kib("from d2l_softmax.io.idx import read_idx",
                                        "read_idx(sys.argv[1], 3)", path)
     assert grew_kib < 20 * 1024, (grew_kib, stderr)  # < 20 MiB, the bomb is 300 MiB
     assert {"too long": "too long", "bad magic": "bad IDX magic", "over the limit": "more than",
@@ -173,7 +173,7 @@ def test_one_member_is_inflated_by_zlib_and_anything_else_by_gzip(tmp_path, monk
 
 def test_a_read_of_nothing_inflates_nothing(tmp_path):
     """zlib takes a limit of 0 as "no limit": a read of 0 bytes must not inflate the file."""
-    from d2l_softmax.idx import OneMember
+    from d2l_softmax.io.idx import OneMember
     path = tmp_path / "zeros.gz"
     with gzip.open(path, "wb", compresslevel=1) as f:
         f.write(b"\0" * (8 << 20))
