@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
 from .checks import check_positive_int, check_seed
 from .io.fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
-    DEBIAN_DIR, ENV_VAR, HOW_TO_GET_THE_DATA, IMAGE_SHAPE, NUM_CLASSES, SPLITS, TEXT_LABELS,
-    DataNotFoundError, find_fashion_mnist, get_fashion_mnist_labels, read_fashion_mnist)
+    DEBIAN_DIR,
+    ENV_VAR,
+    HOW_TO_GET_THE_DATA,
+    IMAGE_SHAPE,
+    NUM_CLASSES,
+    SPLITS,
+    TEXT_LABELS,
+    DataNotFoundError,
+    find_fashion_mnist,
+    get_fashion_mnist_labels,
+    read_fashion_mnist,
+)
 from .io.idx import PathLike
 
 MAX_RESIZE = 1024  # a (256, 1024, 1024, 1) float32 batch is already 1 GiB
@@ -45,7 +54,7 @@ class ArraySource:
     images: tf.Tensor          # uint8 (N, 28, 28, 1)
     labels: tf.Tensor          # int32 (N,)
     batch_size: int
-    shuffle: Optional[tf.random.Generator]  # draws each pass's permutation; None: keep order
+    shuffle: tf.random.Generator | None  # draws each pass's permutation; None: keep order
 
     def order(self) -> tf.Tensor:
         """The order of the examples in the next pass (N,): a fresh permutation of
@@ -60,10 +69,10 @@ class ArraySource:
 # Which datasets were made from which arrays. A dataset the user transforms
 # (``.map``, ``.take``, ``.shuffle``...) is a new object, not in here: it trains
 # through the general tf.data path, as any other dataset would.
-_SOURCES: "weakref.WeakKeyDictionary[tf.data.Dataset, ArraySource]" = weakref.WeakKeyDictionary()
+_SOURCES: weakref.WeakKeyDictionary[tf.data.Dataset, ArraySource] = weakref.WeakKeyDictionary()
 
 
-def array_source(data_iter) -> Optional[ArraySource]:
+def array_source(data_iter) -> ArraySource | None:
     """The :class:`ArraySource` of a dataset returned by :func:`load_data_fashion_mnist`
     (that very object, untransformed), else None."""
     try:
@@ -73,8 +82,8 @@ def array_source(data_iter) -> Optional[ArraySource]:
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
-                 shuffle: bool, resize: Optional[int] = None,
-                 seed: Optional[int] = None) -> tf.data.Dataset:
+                 shuffle: bool, resize: int | None = None,
+                 seed: int | None = None) -> tf.data.Dataset:
     """A tf.data pipeline over in-memory images (uint8 ``(N, 28, 28)``) and labels.
 
     With ``shuffle`` the examples (not the batches) are reshuffled on every pass.
@@ -114,8 +123,8 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     return ds
 
 
-def load_data_fashion_mnist(batch_size: int, resize: Optional[int] = None, *,
-                            data_dir: Optional[PathLike] = None, seed: Optional[int] = None,
+def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
+                            data_dir: PathLike | None = None, seed: int | None = None,
                             download: bool = True) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Load Fashion-MNIST into memory and return ``(train_iter, test_iter)``.
 

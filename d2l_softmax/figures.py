@@ -6,7 +6,7 @@ The book's plotting helpers (``plot``, ``Animator``, ``show_images``) are in
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -6,8 +6,6 @@ labels y (B,) in 0..q-1.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 
@@ -69,7 +67,7 @@ class SoftmaxRegression(tf.Module):
     """
 
     def __init__(self, num_inputs: int = 784, num_outputs: int = 10, *,
-                 sigma: float = 0.01, seed: Optional[int] = None, name: Optional[str] = None):
+                 sigma: float = 0.01, seed: int | None = None, name: str | None = None):
         super().__init__(name=name)
         shape = (check_positive_int(num_inputs, "num_inputs"),
                  check_positive_int(num_outputs, "num_outputs"))
@@ -132,7 +130,8 @@ class CrossEntropy:
         # (a plain graph's gather would fail with its own message, XLA's would pick a_0)
         bad = (y < 0) | (y >= q)
         picked = tf.gather(y_hat, tf.where(bad, 0, y), axis=1, batch_dims=1)
-        return tf.where(bad, tf.constant(np.nan, y_hat.dtype), -tf.math.log(tf.maximum(picked, tiny)))
+        losses = -tf.math.log(tf.maximum(picked, tiny))
+        return tf.where(bad, tf.constant(np.nan, y_hat.dtype), losses)
 
     def from_logits(self, logits: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
         """logits Z (B, q), labels y (B,) -> loss (B,) = logsumexp(Z) - Z[y]."""
@@ -159,7 +158,7 @@ def trains_on_logits(net, loss) -> bool:
             and isinstance(loss, CrossEntropy) and type(loss).__call__ is CrossEntropy.__call__)
 
 
-def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple:
     """The hand-derived gradient of the summed cross-entropy of softmax regression.
 
     X (B, d), A = softmax(X W + b) (B, q), y (B,) ->
@@ -176,7 +175,7 @@ def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple[t
     return tf.matmul(X, delta, transpose_a=True), tf.reduce_sum(delta, axis=0)
 
 
-_default_net: Optional[SoftmaxRegression] = None
+_default_net: SoftmaxRegression | None = None
 
 
 def net(X: tf.Tensor) -> tf.Tensor:

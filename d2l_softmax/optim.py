@@ -6,14 +6,19 @@ W <- W - lr * X^T (A - Y) / B,  b <- b - lr * sum(A - Y) / B.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from .checks import check_lr, check_positive_int
-from .model import (SoftmaxRegression, cross_entropy, softmax, softmax_regression_grad,
-                    trains_on_logits)
+from .model import (
+    SoftmaxRegression,
+    cross_entropy,
+    softmax,
+    softmax_regression_grad,
+    trains_on_logits,
+)
 
 
 def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
@@ -68,7 +73,8 @@ class AnalyticUpdater(Updater):
 
     def __init__(self, model: SoftmaxRegression, lr: float):
         if not isinstance(model, SoftmaxRegression):
-            raise TypeError(f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}")
+            raise TypeError("AnalyticUpdater needs a SoftmaxRegression, "
+                            f"got {type(model).__name__}")
         changed = [name for name in ("__call__", "logits")
                    if getattr(type(model), name) is not getattr(SoftmaxRegression, name)
                    or name in vars(model)]

@@ -15,8 +15,8 @@ import sys
 import tempfile
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -79,13 +79,13 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
     set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend or [])
 
 
-def _ylabel_for(legend: Sequence[str]) -> Optional[str]:
+def _ylabel_for(legend: Sequence[str]) -> str | None:
     """What the curves measure, from their names: ['train loss', 'test acc'] -> 'loss / acc'."""
     words = list(dict.fromkeys(name.split()[-1] for name in legend if name.split()))
     return " / ".join(words) or None
 
 
-def _widened(lim: Optional[Sequence[float]], values: Sequence[float], scale: str = "linear"):
+def _widened(lim: Sequence[float] | None, values: Sequence[float], scale: str = "linear"):
     """``lim`` widened just enough that no value falls outside it. On a log scale the
     room is measured in decades, and values <= 0 (which it cannot show) are left out."""
     values = [v for v in values if v is not None and np.isfinite(v)]
@@ -130,8 +130,8 @@ class Animator:
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
                  xscale="linear", yscale="linear", fmts=("-o", "m--s", "g-.^", "r:D"),
                  nrows=1, ncols=1, figsize=(3.5, 2.5), *, save_path=None,
-                 verbose: bool = True, live: Optional[bool] = None,
-                 save_every: Optional[float] = 2.0):
+                 verbose: bool = True, live: bool | None = None,
+                 save_every: float | None = 2.0):
         self.legend = list(legend or [])
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.xscale, self.yscale = xscale, yscale
@@ -145,7 +145,7 @@ class Animator:
         self.verbose, self.save_every = verbose, save_every
         self._handle = None
         self._announced = False
-        self._saved_at: Optional[float] = None  # time.monotonic() of the last save (or first point)
+        self._saved_at: float | None = None  # time.monotonic() of the last save (or first point)
         self._unsaved = False
 
     def config_axes(self) -> None:
@@ -210,7 +210,7 @@ class Animator:
         label = f"{self.xlabel or 'x'} {x[0]:g}"
         _write(f"{label}: " + ", ".join(parts))
 
-    def save(self, path=None) -> Optional[Path]:
+    def save(self, path=None) -> Path | None:
         """Write the figure as PNG (atomically) and return its path."""
         if path is None:
             if self.save_path is None:
@@ -247,7 +247,7 @@ def _new_plot_file() -> Path:
     return Path(name)
 
 
-def _close_at_exit(animator: "weakref.ref[Animator]") -> None:
+def _close_at_exit(animator: weakref.ref[Animator]) -> None:
     """Save the last points of an animator still alive when the program ends."""
     alive = animator()
     if alive is not None:
@@ -257,7 +257,7 @@ def _close_at_exit(animator: "weakref.ref[Animator]") -> None:
             print(f"could not save the plot: {err}", file=sys.stderr)
 
 
-def show_images(imgs, num_rows: int, num_cols: int, titles: Optional[Sequence[str]] = None,
+def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
                 scale: float = 1.5, *, save_path=None):
     """Plot a grid of images (N, H, W) with optional titles; return the axes (flat).
 

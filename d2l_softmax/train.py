@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -26,7 +26,7 @@ from .data import get_fashion_mnist_labels
 from .engine.epoch import first_batch, run_epoch, steps_per_epoch
 from .engine.interrupt import StopOnInterrupt
 from .engine.loops import TrainingDivergedError
-from .engine.program import forget_programs, programs_kept
+from .engine.program import programs_kept, set_learning_rate
 from .io.display import AxesList
 from .metrics import correct_count, count_and_correct, examples, summed_loss
 from .model import trains_on_logits
@@ -48,7 +48,8 @@ class History:
     def __repr__(self) -> str:  # one line: the last epoch's numbers
         if not self.train_loss:
             return "History(no epochs)"
-        return (f"History({len(self.train_loss)} epochs{', interrupted' if self.interrupted else ''}"
+        stopped = ", interrupted" if self.interrupted else ""
+        return (f"History({len(self.train_loss)} epochs{stopped}"
                 f": train loss {self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.4f}, "
                 f"test acc {self.test_acc[-1]:.4f})")
 
@@ -111,8 +112,8 @@ def make_eval_step(net) -> Callable:
 # ---------------------------------------------------------------- one epoch
 
 def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False,
-                    jit_compile: Optional[bool] = None, _epoch: Optional[int] = None,
-                    _run_steps: Optional[int] = None) -> tuple[float, float]:
+                    jit_compile: bool | None = None, _epoch: int | None = None,
+                    _run_steps: int | None = None) -> tuple[float, float]:
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
     The accuracy is NaN for float labels (a regression's targets).
 
@@ -137,7 +138,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
 
 
 def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
-                      jit_compile: Optional[bool] = False) -> float:
+                      jit_compile: bool | None = False) -> float:
     """The fraction of ``data_iter`` that ``net`` classifies correctly, in [0, 1].
 
     Compiled as a plain graph by default, not XLA: one pass over the test set is a
@@ -153,23 +154,10 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
 
 # ---------------------------------------------------------------- the chapter's loop
 
-def _set_lr(updater, lr: float) -> None:
-    """Set the learning rate for the next epoch. A Keras optimizer's, and the package's
-    :class:`~d2l_softmax.optim.Updater`'s, is a variable the compiled step reads; any
-    other (the book's ``Updater``) is a Python number, baked into the program when it
-    was traced: the next epoch compiles anew."""
-    if isinstance(updater, tf.keras.optimizers.Optimizer):
-        updater.learning_rate = lr
-        return
-    updater.lr = lr
-    if not isinstance(getattr(type(updater), "lr", None), property):
-        forget_programs()
-
-
 def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
-              run_eagerly: bool = False, jit_compile: Optional[bool] = None,
-              animator: Optional[Animator] = None, plot_path=None, check: bool = True,
-              verbose: bool = True, lr_schedule: Optional[Callable[[int], float]] = None
+              run_eagerly: bool = False, jit_compile: bool | None = None,
+              animator: Animator | None = None, plot_path=None, check: bool = True,
+              verbose: bool = True, lr_schedule: Callable[[int], float] | None = None
               ) -> History:
     """Train ``net`` for ``num_epochs``, drawing loss and accuracies as it goes.
 
@@ -198,7 +186,7 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     with StopOnInterrupt() as stop, programs_kept():
         for epoch in epochs:
             if lr_schedule is not None:
-                _set_lr(updater, lr_schedule(epoch))
+                set_learning_rate(updater, lr_schedule(epoch))
             start = time.perf_counter()
             train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
                                             run_eagerly=run_eagerly, jit_compile=jit_compile,

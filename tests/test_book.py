@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
+
 from conftest import CHAPTER_CELLS
 
 

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
+
 from conftest import SMALL_TRAIN, idx_bytes, write_idx
 
 

@@ -7,8 +7,10 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
+
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import bench  # noqa: E402
+
 import ways  # noqa: E402
 
 pytestmark = pytest.mark.e2e

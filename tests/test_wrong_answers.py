@@ -3,14 +3,14 @@ raises ValueError; values are checked in the caller's dtype, before any narrowin
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import d2l_softmax as d2l
 from d2l_softmax import model as model_module
 from d2l_softmax.engine import guards
 from d2l_softmax.figures import confusion_matrix
 from d2l_softmax.metrics import correct_count
-
 
 # ---------------------------------------------------------------- softmax
 

@@ -9,8 +9,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 PROG = "d2l-softmax"
 TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
@@ -98,7 +98,7 @@ def new_run_folder(parent: Path = Path("runs")) -> Path:
     raise FileExistsError(f"{parent}/{stamp}: a thousand runs started in this second")
 
 
-def _save_run(out: Path, saves, clock) -> tuple[dict[str, Exception], Optional[Path]]:
+def _save_run(out: Path, saves, clock) -> tuple[dict[str, Exception], Path | None]:
     """Save the run's files in ``out``, the model first; return what failed and where the
     files went instead. When the model cannot be saved there, the others are not
     written beside an older model either: all go to a new temporary folder."""
@@ -113,7 +113,7 @@ def _save_run(out: Path, saves, clock) -> tuple[dict[str, Exception], Optional[P
     return failed, (None if _save_all(saves(rescue), clock) else rescue)
 
 
-def _saving_failed(out: Path, failed: dict, rescue: Optional[Path]) -> None:
+def _saving_failed(out: Path, failed: dict, rescue: Path | None) -> None:
     saved = [name for name in TRAIN_OUTPUTS if name not in failed]
     reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
     if len(set(reasons.values())) == 1:
@@ -126,7 +126,7 @@ def _saving_failed(out: Path, failed: dict, rescue: Optional[Path]) -> None:
         error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
 
 
-def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
+def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
     """``clock(phase)``, if given, is called as each phase ends: "import", "data",
     "training", then each file's name as it is saved (for the benchmark's breakdown)."""
     clock = clock or (lambda phase: None)
@@ -135,9 +135,9 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
 
     one_thread_per_op(tf)
 
+    from ..data import load_data_fashion_mnist
     from ..engine import interrupt
     from ..io import checkpoint
-    from ..data import load_data_fashion_mnist
     from ..io.files import prepare_folder, resolve_target, write_json
     from ..model import SoftmaxRegression, cross_entropy
     from ..optim import Updater, cosine_schedule
@@ -192,7 +192,8 @@ def cmd_train(args, *, clock: Optional[Callable[[str], None]] = None) -> int:
         _saving_failed(out, failed, rescue)
         return 1
     if history.interrupted:
-        say(f"Stopped early after epoch {len(history.train_loss)}: what was done is saved in {out}/")
+        done = len(history.train_loss)
+        say(f"Stopped early after epoch {done}: what was done is saved in {out}/")
         return interrupt.exit_code()
     if interrupt.received():  # while saving: the saves were let finish
         done = len(history.train_loss)
@@ -214,12 +215,11 @@ def cmd_evaluate(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from ..io import checkpoint
     from ..data import scale_pixels
+    from ..figures import confusion_matrix, plot_confusion_matrix
+    from ..io import checkpoint
     from ..io.fashion_mnist import TEXT_LABELS
     from ..io.files import prepare_folder, resolve_target
-    from ..figures import confusion_matrix
-    from ..figures import plot_confusion_matrix
 
     out = args.out or args.model.with_name("confusion_matrix.png")
     resolve_target(out)
@@ -247,8 +247,8 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from ..io import checkpoint, images
     from ..data import scale_pixels
+    from ..io import checkpoint, images
     from ..io.fashion_mnist import get_fashion_mnist_labels
     from ..io.files import prepare_folder, resolve_target
     from ..model import softmax

@@ -14,11 +14,11 @@ import gc
 import os
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
-from ..io import quiet
 from ..checks import check_lr, check_positive_int, check_seed
+from ..io import quiet
 from .commands import COMMANDS, PROG, error
 
 MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall picture
@@ -94,14 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--n", type=_image_count, default=None,
                          help=f"test images to show (12, at most {MAX_PREDICT})")
     predict.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
-    predict.add_argument("--out", type=Path, help="PNG for the grid (predictions.png beside the model)")
+    predict.add_argument("--out", type=Path,
+                         help="PNG for the grid (predictions.png beside the model)")
     return parser
 
 
 _TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\]( name: \S*)?")
 
 
-def describe(err: BaseException) -> Optional[str]:
+def describe(err: BaseException) -> str | None:
     """The one-line message for an error the command reports without a traceback,
     or None for one that is a bug (it keeps its traceback)."""
     tf = sys.modules.get("tensorflow")
@@ -163,7 +164,7 @@ class GuardedOutput:
         return getattr(self.stream, name)
 
 
-def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "predict" and not any(text.startswith("-") for text in extra):
@@ -178,7 +179,7 @@ def _parse(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parse(argv)
     except KeyboardInterrupt:

@@ -23,19 +23,25 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
 from ..data import NUM_CLASSES, array_source, scale_pixels
 from .guards import check_labels_first, label_error, refuse_frozen_python_state
-from .loops import (TrainingDivergedError, accumulating, dataset_loop, eager_loop, fused_loop,
-                    source_batches, step_loop)
+from .loops import (
+    TrainingDivergedError,
+    accumulating,
+    dataset_loop,
+    eager_loop,
+    fused_loop,
+    source_batches,
+    step_loop,
+)
 from .program import kept, program, use_xla
 
 
-def steps_per_epoch(data_iter) -> Optional[int]:
+def steps_per_epoch(data_iter) -> int | None:
     """The number of batches in one pass, when it is known without iterating (the
     loader's datasets declare theirs)."""
     try:
@@ -44,7 +50,7 @@ def steps_per_epoch(data_iter) -> Optional[int]:
         return None
 
 
-def first_batch(data_iter) -> Optional[tuple]:
+def first_batch(data_iter) -> tuple | None:
     """The first batch ``(X, y)`` that iterating ``data_iter`` gives, or None when it
     has none. A dataset made by the loader gives it from its arrays directly, the same
     batch, without starting a tf.data iterator for one batch."""
@@ -111,8 +117,8 @@ def prepare(net, updater, data_iter, *, training: bool):
 # ---------------------------------------------------------------- one epoch
 
 def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: bool = False,
-              jit_compile: Optional[bool] = None, run_steps: Optional[int] = None,
-              epoch: Optional[int] = None) -> np.ndarray:
+              jit_compile: bool | None = None, run_steps: int | None = None,
+              epoch: int | None = None) -> np.ndarray:
     """Sums over one pass of ``step``, as float64: (loss, correct, count) when training,
     else (correct, count). ``objects``: (net, loss, updater), or (net,) to evaluate.
     ``jit_compile`` and ``run_steps`` (the whole run's steps, when known) choose how it
@@ -145,10 +151,11 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
     return sums[:3] if training else sums
 
 
-_OUT_OF_RANGE = re.compile(r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+_OUT_OF_RANGE = re.compile(
+    r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
 
 
-def _label_error(err: tf.errors.InvalidArgumentError) -> Optional[ValueError]:
+def _label_error(err: tf.errors.InvalidArgumentError) -> ValueError | None:
     """The ``ValueError`` the eager path gives for a label out of range, when that is what
     TensorFlow's loss kernel rejected (a wide label mapped to -1 shows as "a label")."""
     found = _OUT_OF_RANGE.search(err.message or "")

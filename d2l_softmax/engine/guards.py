@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import random
 import types
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -26,7 +26,7 @@ class CompileError(TypeError):
 
 # ---------------------------------------------------------------- labels
 
-def label_error(label: Optional[int], classes: int, where: str = "") -> ValueError:
+def label_error(label: int | None, classes: int, where: str = "") -> ValueError:
     """The one error for a label out of range (``label`` None when it is not known)."""
     what = "a label" if label is None else f"label {label}"
     return ValueError(f"{what} is out of range{f' at {where}' if where else ''}: labels must "
@@ -48,8 +48,8 @@ def check_labels(y: tf.Tensor, num_classes: int) -> tf.Tensor:
     label such as 2**32 + 3 cannot wrap into a valid class). Run eagerly, an out-of-
     range label raises ``ValueError``; in compiled code, labels of a dtype wider
     than int32 that are out of range become -1, and the loss rejects them: TensorFlow's
-    own check in the kernel of :meth:`~d2l_softmax.model.CrossEntropy.from_logits` in a plain graph, else
-    a NaN loss (under XLA, and in :meth:`~d2l_softmax.model.CrossEntropy.__call__`), which training reports.
+    own check in the kernel of ``CrossEntropy.from_logits`` in a plain graph, else a NaN
+    loss (under XLA, and in ``CrossEntropy.__call__``), which training reports.
     """
     y = tf.convert_to_tensor(y)
     if not y.dtype.is_integer:
@@ -75,7 +75,7 @@ def check_lined_up(what: str, scores: tf.Tensor, y: tf.Tensor) -> None:
                          "do not line up: one label per row")
 
 
-def check_labels_first(step: Callable, classes: Optional[int]) -> Callable:
+def check_labels_first(step: Callable, classes: int | None) -> Callable:
     """``step(X, y) -> (loss, correct, count)`` as ``(loss, correct, count, bad label)``.
 
     With ``classes`` (the net's number of outputs, for integer labels (B,)), a batch
@@ -102,7 +102,8 @@ def check_labels_first(step: Callable, classes: Optional[int]) -> Callable:
             if y.dtype.min < 0:
                 exact &= label >= tf.constant(-2**24, y.dtype)
             nan = tf.constant(float("nan"))
-            return nan, tf.constant(0.0), tf.constant(0.0), tf.where(exact, tf.cast(label, tf.float32), nan)
+            shown = tf.where(exact, tf.cast(label, tf.float32), nan)
+            return nan, tf.constant(0.0), tf.constant(0.0), shown
 
         def run():
             return (*(tf.cast(v, tf.float32) for v in step(X, y)), tf.constant(0.0))

@@ -15,12 +15,12 @@ import faulthandler
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 SIGNALS = [signal.SIGINT]  # the command line adds SIGTERM (terminate_as_interrupt)
 _received: list[int] = []
-_active: list["StopOnInterrupt"] = []  # the stops in force, innermost last
+_active: list[StopOnInterrupt] = []  # the stops in force, innermost last
 _stop_asked = False  # stop_soon() was called: a training that starts later stops too
 
 

@@ -15,13 +15,12 @@ picks the loop and compiles it.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import tensorflow as tf
 
 from ..data import ArraySource, batch_bounds, scale_pixels
-
 
 SUMS = {True: 4, False: 2}  # how many numbers a step returns, training or not
 
@@ -29,7 +28,7 @@ SUMS = {True: 4, False: 2}  # how many numbers a step returns, training or not
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
-    def __init__(self, epoch: Optional[int], batch: int, value: float):
+    def __init__(self, epoch: int | None, batch: int, value: float):
         where = f"epoch {epoch}, batch {batch}" if epoch else f"batch {batch}"
         super().__init__(
             f"training diverged: the loss became {value} at {where}. Try a smaller "
@@ -139,7 +138,7 @@ def step_loop(step, batches: Iterable, *, training: bool):
     return sums, bad
 
 
-def eager_loop(step, batches: Iterable, *, training: bool, epoch: Optional[int]) -> np.ndarray:
+def eager_loop(step, batches: Iterable, *, training: bool, epoch: int | None) -> np.ndarray:
     """Sums over batches, step by step in Python; stops at once on a non-finite loss."""
     sums = np.zeros(SUMS[training])
     for i, (X, y) in enumerate(batches):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Callable, Optional
 
 import tensorflow as tf
 
@@ -28,7 +28,7 @@ from .guards import CompileError
 XLA_MIN_STEPS = 6_000
 
 
-def use_xla(jit_compile: Optional[bool], run_steps: Optional[int]) -> Optional[bool]:
+def use_xla(jit_compile: bool | None, run_steps: int | None) -> bool | None:
     """How to compile: False (a plain graph), True (XLA, insisted on) or None (XLA,
     falling back to a graph when XLA cannot compile the step).
 
@@ -61,7 +61,7 @@ class Program:
     """
 
     def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
-                 xla: Optional[bool], *, hides_batch_size: bool = False,
+                 xla: bool | None, *, hides_batch_size: bool = False,
                  batch_size_known: bool = False):
         self.make, self.what, self.hides_batch_size = make, what, hides_batch_size
         self.jit, self.insist_on_xla = xla is not False, xla is True
@@ -109,7 +109,7 @@ class Program:
             "as plain Python instead.")
 
 
-_KEPT: ContextVar[Optional[dict]] = ContextVar("d2l_softmax_programs", default=None)
+_KEPT: ContextVar[dict | None] = ContextVar("d2l_softmax_programs", default=None)
 
 
 @contextlib.contextmanager
@@ -131,6 +131,19 @@ def forget_programs() -> None:
         kept.clear()
 
 
+def set_learning_rate(updater, lr: float) -> None:
+    """Set the learning rate for the next epoch. A Keras optimizer's, and the package's
+    :class:`~d2l_softmax.optim.Updater`'s, is a variable the compiled step reads; any
+    other (the book's ``Updater``) is a Python number, baked into the program when it
+    was traced: the next epoch compiles anew."""
+    if isinstance(updater, tf.keras.optimizers.Optimizer):
+        updater.learning_rate = lr
+        return
+    updater.lr = lr
+    if not isinstance(getattr(type(updater), "lr", None), property):
+        forget_programs()
+
+
 def kept(key: tuple, make: Callable[[], object]):
     """``make()``, or what it made for ``key`` before in this ``train_ch3`` call."""
     store = _KEPT.get()
@@ -142,6 +155,6 @@ def kept(key: tuple, make: Callable[[], object]):
 
 
 def program(key: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
-            xla: Optional[bool], **options) -> Program:
+            xla: bool | None, **options) -> Program:
     """The :class:`Program` for ``key`` (the kind of loop and the objects it runs)."""
     return kept(key + (xla,), lambda: Program(make, what, xla, **options))

@@ -60,7 +60,7 @@ def _check_finite(path, W: np.ndarray, b: np.ndarray) -> None:
                              "such a model predicts nothing meaningful")
 
 
-def save_params(path, model: "SoftmaxRegression", **settings) -> Path:
+def save_params(path, model: SoftmaxRegression, **settings) -> Path:
     """Save W, b and ``settings`` (learning rate, epochs, seed...) to ``path`` (.npz).
 
     NaN or infinite parameters raise ``ValueError`` (nothing is written); so do
@@ -205,7 +205,7 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
 
 
 def load_params(path, *, num_inputs: int | None = None,
-                num_outputs: int | None = None) -> tuple["SoftmaxRegression", dict]:
+                num_outputs: int | None = None) -> tuple[SoftmaxRegression, dict]:
     """Load a model saved by :func:`save_params`; return ``(model, settings)``.
 
     A missing file raises ``FileNotFoundError``, a folder ``IsADirectoryError``,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class DataNotFoundError(FileNotFoundError):
 
 # ---------------------------------------------------------------- the files
 
-def _find_file(folder: Path, name: str) -> Optional[Path]:
+def _find_file(folder: Path, name: str) -> Path | None:
     for candidate in (folder / name, folder / (name + ".gz")):
         if candidate.is_file():
             return candidate
@@ -119,7 +119,7 @@ def _keras_cache_dir() -> Path:
     return Path(home) / "datasets" / "fashion-mnist"
 
 
-def find_fashion_mnist(data_dir: Optional[PathLike] = None, *, download: bool = True,
+def find_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = True,
                        splits: Sequence[str] = ("train", "test")) -> Path:
     """The folder that holds the four Fashion-MNIST files (see the module docstring).
 

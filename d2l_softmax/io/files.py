@@ -21,8 +21,9 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 STALE_SECONDS = 3600.0  # a temporary this old is stale even if its pid is in use again
 NAME_MAX = 255  # bytes in a file name, on Linux's file systems

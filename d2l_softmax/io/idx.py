@@ -27,11 +27,11 @@ import os
 import stat
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 MAX_IDX_BYTES = 1 << 30
 _CHUNK = 1 << 20
 

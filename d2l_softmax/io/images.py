@@ -28,7 +28,7 @@ class _TooLarge(Exception):
     """An image wider or taller than ``MAX_IMAGE_SIDE``; the message is its size."""
 
 
-def _grey(img) -> tuple["Image.Image", float]:
+def _grey(img) -> tuple[Image.Image, float]:
     """A Pillow image as a grey float ('F') image and the factor that scales it to [0, 1]:
     colour made grey, 16-bit kept at full precision, transparency laid on black
     (Fashion-MNIST's background).
@@ -92,7 +92,7 @@ def read_image(path, size: int = 28) -> np.ndarray:
                              f"WebP, TIFF, PPM): {type(err).__name__}: {err}") from None
 
 
-def load_image(path, size: int = 28) -> "tf.Tensor":
+def load_image(path, size: int = 28) -> tf.Tensor:
     """A PNG/JPEG/GIF/BMP/WebP/TIFF/PPM image as a (1, size, size, 1) float32 batch in [0, 1].
 
     Colour is turned to grey (transparent parts to black), 16-bit images are scaled,

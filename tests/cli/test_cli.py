@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import small_cli
-from d2l_softmax.io import checkpoint
-from d2l_softmax.cli import main as cli
 from d2l_softmax.cli import commands
+from d2l_softmax.cli import main as cli
 from d2l_softmax.cli.main import main
+from d2l_softmax.io import checkpoint
+
+from conftest import small_cli
 
 
 def run(*args, env=None):
@@ -269,8 +270,8 @@ def test_the_data_is_read_while_tensorflow_imports(small_dir):
     """``train`` reads the files in a thread during the import; the loader then finds
     the arrays read. A problem in the thread is left to the loader to report."""
     from d2l_softmax.cli import commands
-    from d2l_softmax.io import fashion_mnist
     from d2l_softmax.data import load_data_fashion_mnist
+    from d2l_softmax.io import fashion_mnist
     cache = fashion_mnist._read_split_cached
     cache.cache_clear()
     commands.read_while_importing(small_dir).join()

@@ -19,8 +19,9 @@ from PIL import Image
 
 import d2l_softmax as d2l
 from d2l_softmax import data
-from d2l_softmax.io import checkpoint
 from d2l_softmax.cli.main import describe, main
+from d2l_softmax.io import checkpoint
+
 from conftest import make_special, small_cli
 
 

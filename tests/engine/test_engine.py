@@ -9,6 +9,7 @@ import d2l_softmax as d2l
 from d2l_softmax.engine import epoch as engine
 from d2l_softmax.engine import program
 from d2l_softmax.train import make_train_step
+
 from conftest import CHAPTER_CELLS
 
 

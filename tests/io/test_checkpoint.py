@@ -11,11 +11,13 @@ import zlib
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import d2l_softmax as d2l
 from d2l_softmax.io import checkpoint, files, images
+
 from conftest import peak_growth_kib, scratch_folder
 
 

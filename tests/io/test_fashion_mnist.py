@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import d2l_softmax as d2l
 from d2l_softmax.io import fashion_mnist
+
 from conftest import SMALL_TEST, SMALL_TRAIN, make_split, write_idx
 
 

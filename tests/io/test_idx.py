@@ -8,9 +8,11 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from d2l_softmax.io.idx import MAX_IDX_BYTES, read_idx
+
 from conftest import idx_bytes, peak_growth_kib, scratch_folder
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
