@@ -6,7 +6,7 @@ carry no execution timestamps, and the package draws figures as PNG without
 varying metadata, so a re-run that changes no result changes no byte.
 
 Nothing else is filtered: TensorFlow's start-up log lines are kept out of the
-outputs by the package itself (``d2l_softmax.quiet``), and anything a cell writes
+outputs by the package itself (``d2l_softmax.io.quiet``), and anything a cell writes
 to stderr is kept, so that it can be seen (the tests expect none).
 """
 import os

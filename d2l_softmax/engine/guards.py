@@ -130,15 +130,21 @@ def _state(value):
     return None
 
 
+_KERAS_OWN: set = set()  # the attributes TensorFlow's and Keras' own objects set themselves
+
+
 def _own_attributes(obj) -> dict:
-    """An object's attributes, without the private ones of TensorFlow's and Keras'
-    objects (which keep their own bookkeeping there)."""
+    """An object's attributes, without the private ones of TensorFlow's and Keras' objects
+    nor those their base classes set (``built``, ``name``...): their own bookkeeping."""
     attrs = getattr(obj, "__dict__", None)
     if not isinstance(attrs, dict):
         return {}
     if isinstance(obj, (tf.Module, tf.keras.layers.Layer, tf.keras.optimizers.Optimizer,
                         tf.keras.losses.Loss)):
-        return {k: v for k, v in attrs.items() if not k.startswith("_")}
+        if not _KERAS_OWN:
+            for base in (tf.keras.Model, tf.keras.layers.Layer, tf.Module):
+                _KERAS_OWN.update(vars(base()))
+        return {k: v for k, v in attrs.items() if not k.startswith("_") and k not in _KERAS_OWN}
     return attrs
 
 

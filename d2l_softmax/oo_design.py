@@ -1,0 +1,300 @@
+"""The book's 1.0 edition (TensorFlow, made to work on Keras 3): a ``Module`` (the model), a
+``DataModule`` (the data), a ``Trainer`` fitting them. ``SoftmaxRegression`` is the 1.0 one."""
+import collections
+import inspect
+
+import tensorflow as tf
+
+from .data import TEXT_LABELS, batch_bounds, find_fashion_mnist, read_fashion_mnist, scale_pixels
+from .engine.guards import refuse_frozen_python_state
+from .plots import Animator, show_images
+
+
+def add_to_class(Class):
+    """Add the decorated function to ``Class`` as a method (a class over several cells)."""
+    def wrapper(obj):
+        setattr(Class, obj.__name__, obj)
+        return obj
+    return wrapper
+
+
+class HyperParameters:  # the base class of hyperparameters
+    def save_hyperparameters(self, ignore=()):
+        """Save the arguments of the calling ``__init__`` (its locals) as attributes, hparams."""
+        local_vars = inspect.currentframe().f_back.f_locals
+        self.hparams = {k: v for k, v in local_vars.items()
+                        if k not in {*ignore, 'self'} and not k.startswith('_')}
+        for k, v in self.hparams.items():
+            setattr(self, k, v)
+
+
+class ProgressBoard(HyperParameters):
+    """Plots in animation the mean of every ``every_n`` points ``draw(x, y, label)`` gets (in
+    ``data[label]``): in Jupyter redrawn in place; in a terminal drawn at :meth:`close`."""
+    Point = collections.namedtuple('Point', ['x', 'y'])
+
+    def __init__(self, xlabel=None, ylabel=None, xlim=None, ylim=None, xscale='linear',
+                 yscale='linear', ls=('-', '--', '-.', ':'), colors=('C0', 'C1', 'C2', 'C3'),
+                 fig=None, axes=None, figsize=(3.5, 2.5), display=True):
+        self.save_hyperparameters()
+        self.raw_points, self.data = collections.OrderedDict(), collections.OrderedDict()
+        self.animator = None
+
+    def draw(self, x, y, label, every_n=1):
+        points = self.raw_points.setdefault(label, [])
+        line = self.data.setdefault(label, [])
+        points.append(self.Point(x, y))
+        if len(points) != every_n:
+            return
+        mean = lambda v: sum(v) / len(v)
+        line.append(self.Point(mean([p.x for p in points]), mean([p.y for p in points])))
+        points.clear()
+        if self.display:
+            self.show(label, line[-1])
+
+    def show(self, label, point):  # through the package's Animator
+        a = self.animator
+        if a is None:
+            a = self.animator = Animator(figsize=self.figsize, verbose=False, save_every=None,
+                                         fmts=[f'{c}{ls}o' for ls, c in zip(self.ls, self.colors)])
+            a.X, a.Y, self.fig = [], [], a.fig
+        a.xlabel, a.ylabel, a.xscale, a.yscale = self.xlabel, self.ylabel, self.xscale, self.yscale
+        a.xlim, a.ylim, a.legend = self.xlim, self.ylim, [k.replace('_', ' ') for k in self.data]
+        while len(a.X) < len(self.data):  # a new line
+            a.X.append([]), a.Y.append([])
+        a.add(point.x, [point.y if name == label else None for name in self.data])
+
+    def close(self):
+        """In a terminal, print each line's last mean and save the PNG. Next: a new figure."""
+        if self.animator is not None and not self.animator.live:
+            print(', '.join(f'{k} {v[-1].y:.4f}' for k, v in self.data.items() if v))
+            print(f'The plot is saved in {self.animator.save()}')
+        if self.animator is not None:
+            self.animator.close()
+
+
+class Module(tf.keras.Model, HyperParameters):
+    """The base class of models. Parameters: raw ``tf.Variable`` attributes (the scratch
+    model's ``W`` (784, 10), ``b`` (10,)), which Keras 3 does not track, or Keras layers."""
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        self.save_hyperparameters()
+        if self.__dict__.get('loss', ...) is None:  # Keras 3 sets it, hiding the loss method
+            del self.loss
+        self.board = ProgressBoard()
+        self.training = None
+
+    @property
+    def trainable_variables(self):
+        """Keras's, then the raw ``tf.Variable`` attributes (or in lists, or child Modules')."""
+        found = list(super().trainable_variables)
+        for value in vars(self).values() if self.trainable else ():
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(v, Module):
+                    found += v.trainable_variables
+                elif isinstance(v, tf.Variable) and v.trainable:
+                    found.append(v)
+        return list({id(v): v for v in found}.values())  # each once, in order
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, X):
+        return self.net(X)
+
+    def call(self, X, *args, **kwargs):
+        self.training = kwargs.get('training', self.training)
+        return self.forward(X, *args)
+
+    def plot(self, key, value, train):
+        """Plot a point in animation (in a compiled step: after it, see ``Trainer.compiled``)."""
+        if not tf.executing_eagerly():  # value is symbolic: the step will return it
+            self.trainer.traced_plots.append((key, value, train))
+            return
+        self.board.xlabel = 'epoch'
+        if train:
+            x = self.trainer.train_batch_idx / self.trainer.num_train_batches
+            n = self.trainer.num_train_batches / self.plot_train_per_epoch
+        else:
+            x = self.trainer.epoch + 1
+            n = self.trainer.num_val_batches / self.plot_valid_per_epoch
+        self.board.draw(x, float(value), ('train_' if train else 'val_') + key, every_n=int(n))
+
+    def training_step(self, batch):
+        l = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', l, train=True)
+        return l
+
+    def validation_step(self, batch):
+        l = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot('loss', l, train=False)
+
+    def configure_optimizers(self):
+        return tf.keras.optimizers.SGD(self.lr)
+
+
+class DataModule(HyperParameters):
+    """The base class of data: ``get_dataloader(train)`` gives the batches ``(X, y)``."""
+    def __init__(self, root='../data'):
+        self.save_hyperparameters()
+
+    def get_dataloader(self, train):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        return self.get_dataloader(train=True)
+
+    def val_dataloader(self):
+        return self.get_dataloader(train=False)
+
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        """Batches of the rows ``indices`` of ``tensors`` (each (N, ...)), shuffled to train."""
+        tensors = tuple(a[indices] for a in tensors)
+        shuffle_buffer = tensors[0].shape[0] if train else 1
+        return tf.data.Dataset.from_tensor_slices(tensors).shuffle(
+            buffer_size=shuffle_buffer).batch(self.batch_size)
+
+
+class FashionMNIST(DataModule):
+    """Fashion-MNIST from the files of ``d2l.load_data_fashion_mnist``: ``train``, ``val`` are uint8
+    (N, 28, 28), (N,). Batches X float32 (B, 28, 28, 1) (or ``resize``), y int32 (B,), cut as by
+    ``.batch()`` (the short one last), in a new order each training pass."""
+    def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None):
+        super().__init__()
+        self.save_hyperparameters()
+        folder = find_fashion_mnist(data_dir)
+        self.train, self.val = (read_fashion_mnist(folder, split) for split in ('train', 'test'))
+
+    def text_labels(self, indices):
+        return [TEXT_LABELS[int(i)] for i in indices]
+
+    def get_dataloader(self, train):
+        images, labels = (tf.constant(a) for a in (self.train if train else self.val))
+        bounds = batch_bounds(len(labels), self.batch_size)  # [(0, 256), (256, 512), ...]
+        batches = tf.data.Dataset.from_tensor_slices(bounds).shuffle(len(bounds) if train else 1)
+        def cut(bound):  # images[start:end] as the book's process(X, y) makes a batch of them
+            X = scale_pixels(tf.expand_dims(images[bound[0]:bound[1]], axis=3))
+            if tuple(self.resize) != tuple(images.shape[1:]):
+                X = tf.image.resize_with_pad(X, *self.resize)
+            return X, tf.cast(labels[bound[0]:bound[1]], dtype='int32')
+        return batches.map(cut).prefetch(tf.data.AUTOTUNE)
+
+    def visualize(self, batch, nrows=1, ncols=8, labels=()):
+        """Show the first images of ``batch = [X, y]``, titled ``labels`` (or y's names)."""
+        X, y = batch
+        show_images(tf.squeeze(X, axis=-1), nrows, ncols, titles=labels or self.text_labels(y))
+
+
+class Trainer(HyperParameters):
+    """Fits a ``Module`` to a ``DataModule``: ``Trainer(max_epochs=10).fit(model, data)``.
+    Each step is compiled as a ``tf.function``; ``run_eagerly=True`` runs it in Python."""
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, run_eagerly=False):
+        self.save_hyperparameters()
+        assert num_gpus == 0, 'No GPU support yet'
+
+    def prepare_data(self, data):
+        self.train_dataloader = data.train_dataloader()
+        self.val_dataloader = data.val_dataloader()
+        self.num_train_batches = len(self.train_dataloader)
+        self.num_val_batches = len(self.val_dataloader) if self.val_dataloader is not None else 0
+
+    def prepare_model(self, model):
+        model.trainer = self
+        model.board.xlim = [0, self.max_epochs]
+        self.model = model
+
+    def fit(self, model, data):
+        self.prepare_data(data)
+        self.prepare_model(model)
+        self.optim = model.configure_optimizers()
+        self.epoch = self.train_batch_idx = self.val_batch_idx = 0
+        steps = (self.training_update, model.validation_step)
+        self.train_step, self.val_step = steps if self.run_eagerly else map(self.compiled, steps)
+        for self.epoch in range(self.max_epochs):  # noqa: B020 (the book's loop)
+            self.fit_epoch()
+        model.board.close()
+
+    def prepare_batch(self, batch):
+        return batch
+
+    def fit_epoch(self):
+        self.model.training = True
+        for batch in self.train_dataloader:
+            self.train_step(self.prepare_batch(batch))
+            self.train_batch_idx += 1
+        if self.val_dataloader is None:
+            return
+        self.model.training = False
+        for batch in self.val_dataloader:
+            self.val_step(self.prepare_batch(batch))
+            self.val_batch_idx += 1
+
+    def training_update(self, batch):
+        """The book's step: the loss on ``batch``, its gradients, an optimizer step."""
+        with tf.GradientTape() as tape:
+            loss = self.model.training_step(batch)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        if self.gradient_clip_val > 0:  # scaled to a global norm of at most gradient_clip_val
+            grads = tf.clip_by_global_norm(grads, self.gradient_clip_val)[0]
+        self.optim.apply_gradients(zip(grads, self.model.trainable_variables))
+        return loss
+
+    def compiled(self, step):
+        """``step(batch)`` as a ``tf.function`` (refused, as ``train_ch3``'s, if tracing changes
+        Python state). What the model plots while it is traced is symbolic: the function
+        returns those values, and they are plotted here, after it."""
+        keys, step = [], refuse_frozen_python_state(step, (self.model, None, self.optim))
+
+        @tf.function(reduce_retracing=True)
+        def traced(batch):
+            self.traced_plots = []
+            result = step(batch)
+            keys[:] = [(key, train) for key, _, train in self.traced_plots]
+            return result, [value for _, value, _ in self.traced_plots]
+
+        def run(batch):
+            result, values = traced(batch)
+            for (key, train), value in zip(keys, values):
+                self.model.plot(key, value, train)
+            return result
+        return run
+
+
+class SGD(HyperParameters):  # minibatch stochastic gradient descent: param -= lr * grad
+    def __init__(self, lr):
+        self.save_hyperparameters()
+
+    def apply_gradients(self, grads_and_vars):
+        for grad, param in grads_and_vars:
+            param.assign_sub(self.lr * grad)
+
+
+class Classifier(Module):
+    """The base class of classification models: scores Y_hat (B, q) of q classes, Y (B,)."""
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1])
+        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
+        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        """The fraction of correct predictions (not averaged: 1.0 or 0.0 each, (B,))."""
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
+        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
+        return tf.reduce_mean(compare) if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        """Cross-entropy of the logits Y_hat, as Keras's ``SparseCategoricalCrossentropy``."""
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        l = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
+        return tf.reduce_mean(l) if averaged else l
+
+
+class SoftmaxRegression(Classifier):
+    """The softmax regression model of the 1.0 edition: Flatten, then Dense(num_outputs)."""
+    def __init__(self, num_outputs, lr):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = tf.keras.models.Sequential()
+        self.net.add(tf.keras.layers.Flatten())
+        self.net.add(tf.keras.layers.Dense(num_outputs))
