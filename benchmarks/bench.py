@@ -12,6 +12,11 @@ shared machine slows them alike; the ratios are the figures to read.
 Then ``d2l-softmax train`` and a bare ``import tensorflow`` run as separate
 processes, in turn, for their wall time and peak memory, with where the command's
 time goes; and the squeezed recipe (:data:`SQUEEZED`) is trained with three seeds.
+
+``--against DIR`` compares with another checkout of the package (an older main): each
+way that runs the package (the ``train_ch3`` rows, and ``d2l-softmax train``) also
+runs with the package imported from DIR, in a fresh process of its own, in the same
+rounds, as the row "... (against)"; a table gives the ratios new / against.
 """
 from __future__ import annotations
 
@@ -27,13 +32,30 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import recipe  # noqa: E402
-from processes import PROCESS_RUNS, breakdown, timed_breakdown, whole_processes  # noqa: E402
+from processes import (  # noqa: E402
+    PROCESS_RUNS,
+    against_env,
+    breakdown,
+    check_package,
+    package_folder,
+    package_module,
+    timed_breakdown,
+    whole_processes,
+)
 
 # The squeezed recipe: the same model and loss, minibatch SGD with the learning rate
 # decayed along half a cosine (`d2l-softmax train --epochs 30 --batch-size 128
 # --lr 0.3 --schedule cosine`).
 SQUEEZED = dict(batch_size=128, lr=0.3, num_epochs=30)
 ROUNDS = 3          # times each way runs (in turn) for its medians
+AGAINST = " (against)"  # a row run with the package of the checkout compared with
+LIMIT = 1.1         # the slowdown against it that the table flags
+
+
+def runs_the_package(name: str) -> bool:
+    """Whether the way ``name`` runs the package's training code (``--against`` runs
+    these with the other checkout too); the other ways use it for the data at most."""
+    return name.startswith(("train_ch3, ", "train_ch3 XLA, "))
 
 
 # ---------------------------------------------------------------- one way, in its own process
@@ -46,10 +68,10 @@ def run_way(family: str, name: str, data_dir=None, seed: int = 0, cells: int = 2
     (in a process of its own; in one where TensorFlow already runs nothing changes)."""
     if one_thread_per_op:
         import tensorflow as tf
-        from d2l_softmax.commands import one_thread_per_op as set_threads
-        set_threads(tf)
-    import ways
+        package_module("d2l_softmax.cli.commands", "d2l_softmax.commands").one_thread_per_op(tf)
     import d2l_softmax as d2l
+
+    import ways
     folder = d2l.find_fashion_mnist(data_dir)
     run = ways.all_ways()[family, name](folder, seed)
     out = {"whole": [], "epochs": []}
@@ -70,22 +92,33 @@ def _child(args: list, env=None) -> dict:
 
 
 def measure_ways(keys, data_dir=None, rounds: int = ROUNDS, log=print,
-                 in_process: bool = False, one_thread_per_op: bool = False) -> dict:
+                 in_process: bool = False, one_thread_per_op: bool = False,
+                 against=None) -> dict:
     """{key: [run_way's result, one per round]}, the ways taking turns. Each way runs in
     a fresh process (as a learner's first call), or here with ``in_process`` (quick mode:
-    one call each, nothing cold about it). ``one_thread_per_op``: see :func:`run_way`."""
+    one call each, nothing cold about it). ``one_thread_per_op``: see :func:`run_way`.
+    ``against``: a checkout's folder; each way that runs the package runs again right
+    after, with that checkout's package, in a fresh process, as (family, name + AGAINST)."""
     data = ["--data-dir", data_dir] if data_dir else []
     data += ["--one-thread-per-op"] if one_thread_per_op else []
-    results = {key: [] for key in keys}
+    data += ["--epochs", str(recipe.EPOCHS)]
+    results = {}
+    for family, name in keys:
+        results[family, name] = []
+        if against and runs_the_package(name):
+            results[family, name + AGAINST] = []
     for r in range(rounds):
         for family, name in keys:
             eager = name.startswith("book's")  # nothing compiled: a second call adds nothing
+            way = ["--way", family, name, "--cells", "1" if eager or in_process else "2"] + data
             if in_process:
                 results[family, name].append(run_way(family, name, data_dir, cells=1))
-                continue
-            env = {"OPENBLAS_NUM_THREADS": "1"} if "NumPy" in name else None
-            results[family, name].append(_child(
-                ["--way", family, name, "--cells", "1" if eager else "2"] + data, env))
+            else:
+                env = {"OPENBLAS_NUM_THREADS": "1"} if "NumPy" in name else None
+                results[family, name].append(_child(way, env))
+            if (family, name + AGAINST) in results:
+                results[family, name + AGAINST].append(
+                    _child(way + ["--against", against], against_env(against)))
         log(f"  round {r + 1} of {rounds} done")
     return results
 
@@ -149,12 +182,14 @@ def payback(graph: dict, xla: dict) -> str:
     if saved <= 0:
         return f"XLA compiles {extra:.2f} s longer and its epochs are no faster"
     return (f"XLA compiles {extra:.2f} s longer and saves {saved:.4f} s an epoch: it pays "
-            f"back after {extra / saved:.0f} epochs ({extra / saved * steps:.0f} steps of batch {recipe.BATCH})")
+            f"back after {extra / saved:.0f} epochs "
+            f"({extra / saved * steps:.0f} steps of batch {recipe.BATCH})")
 
 
 def book_row(rows: dict, family: str, name: str):
     """The book's eager loop row for the same net as row ``name``, if any."""
     import ways
+    name = name.removesuffix(AGAINST)
     net = name.split(", ", 1)[1] if ", " in name else None
     key = (family, f"book's eager loop, {ways.BOOK_OF.get(net, net)}")
     return rows.get(key)
@@ -175,6 +210,28 @@ def table(rows: dict) -> str:
             f"| {ratio(row['whole'], bound and bound['whole'])} "
             f"| {ratio(book and book['steady'], row['steady'])} "
             f"| {ratio(row['steady'], bound and bound['steady'])} |")
+    return "\n".join(lines)
+
+
+def against_table(rows: dict) -> str:
+    """New / against, column by column, for each row measured both ways; then the
+    columns slower than LIMIT times the checkout compared with."""
+    columns = {"whole": "whole call, cold", "cell": "fresh cell", "first": "first epoch",
+               "steady": "steady epoch"}
+    lines = ["| way, new / against | " + " | ".join(columns.values()) + " |",
+             "|---|" + "---|" * len(columns)]
+    over = []
+    for (family, name), old in rows.items():
+        if not name.endswith(AGAINST):
+            continue
+        name = name.removesuffix(AGAINST)
+        new = rows[family, name]
+        ratios = {c: new[c] / old[c] for c in columns}
+        lines.append(f"| {family}: {name} | "
+                     + " | ".join(f"{ratios[c]:.2f}" for c in columns) + " |")
+        over += [f"{family}: {name}: {columns[c]} {r:.2f}" for c, r in ratios.items() if r > LIMIT]
+    lines.append(f"\nAll within {LIMIT}x of the checkout compared with." if not over else
+                 f"\nSLOWER THAN {LIMIT}x THE CHECKOUT COMPARED WITH: " + "; ".join(over))
     return "\n".join(lines)
 
 
@@ -212,10 +269,19 @@ def main(argv=None) -> int:
                         "runs (tf.config.threading), instead of TensorFlow's default threads")
     parser.add_argument("--skip-processes", action="store_true",
                         help="leave out the whole-process runs and the squeezed recipe")
+    parser.add_argument("--against", metavar="DIR",
+                        help="also run each way that runs the package, and `d2l-softmax "
+                        "train`, with the package of the checkout in DIR (an older main), "
+                        "in the same rounds, and give the ratios new / against")
     parser.add_argument("--way", nargs=2, metavar=("FAMILY", "NAME"), help=argparse.SUPPRESS)
     parser.add_argument("--cells", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.against:  # the package must come from DIR in its children, and not here
+        check_package(package_folder(), args.against, inside=bool(args.way))
+    if args.epochs:
+        recipe.EPOCHS = args.epochs
     if args.way:  # (internal) one way, as the process to measure
         print(json.dumps(run_way(*args.way, data_dir=args.data_dir, cells=args.cells,
                                  one_thread_per_op=args.one_thread_per_op)))
@@ -224,21 +290,26 @@ def main(argv=None) -> int:
         print(json.dumps(breakdown(args.data_dir)))
         return 0
 
-    import ways
     import tensorflow as tf
+
+    import ways
     if args.quick:
         recipe.EPOCHS, args.rounds, args.skip_processes = 2, 1, True
     keys = [k for k in ways.all_ways() if not args.only or args.only in f"{k[0]}: {k[1]}"]
     rows = summarize(measure_ways(keys, args.data_dir, args.rounds, in_process=args.quick,
                                   log=lambda m: print(m, file=sys.stderr, flush=True),
-                                  one_thread_per_op=args.one_thread_per_op))
+                                  one_thread_per_op=args.one_thread_per_op,
+                                  against=args.against))
     print(f"Fashion-MNIST, lr {recipe.LR}, batch {recipe.BATCH}, {recipe.EPOCHS} epochs; "
           f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; "
           + ("quick mode, each way once in one process" if args.quick else
              f"each way in a fresh process, median of {args.rounds} rounds")
           + ("; one thread per op" if args.one_thread_per_op else "")
+          + (f"; against the package in {args.against}" if args.against else "")
           + "; epoch = one training pass + test accuracy\n")
     print(table(rows))
+    if args.against:
+        print("\n" + against_table(rows))
     for (family, name), row in rows.items():
         graph = rows.get((family, name.replace("train_ch3 XLA, ", "train_ch3, ")))
         if name.startswith("train_ch3 XLA, ") and graph:
@@ -250,12 +321,17 @@ def main(argv=None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="d2l_softmax_bench_") as tmp:
-        medians = whole_processes(tmp, args.data_dir)
+        medians = whole_processes(tmp, args.data_dir, against=args.against)
     base_wall, base_peak = medians["`import tensorflow` alone"]
     print(f"\n| whole process, median of {PROCESS_RUNS} | wall s | peak memory MiB "
           "| x `import tensorflow` wall |\n|---|---|---|---|")
     for name, (wall, peak) in medians.items():
         print(f"| {name} | {wall:.2f} | {peak:.0f} | {wall / base_wall:.2f} |")
+    if args.against:
+        (new_wall, new_peak), (old_wall, old_peak) = (
+            medians["`d2l-softmax train`"], medians["`d2l-softmax train`" + AGAINST])
+        print(f"\n`d2l-softmax train`, new / against: wall {new_wall / old_wall:.2f}, "
+              f"peak memory {new_peak / old_peak:.2f}")
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     parts = [timed_breakdown(lambda a: _child(a + data)) for _ in range(3)]
     print("\n`d2l-softmax train`, where the time goes (median of 3, s): " + ", ".join(

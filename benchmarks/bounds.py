@@ -27,7 +27,8 @@ def _draw_once(history, plot_path):
 
 
 def _batches(n):
-    """(tail, full): the short batch first, then the full ones, as the loader cuts them."""
+    """(tail, full): the short batch, then the full ones (the loader puts the short batch
+    last; which comes first does not change the work)."""
     return n % BATCH, n // BATCH
 
 
@@ -75,14 +76,16 @@ def fused_tf(hidden: bool, jit: bool):
                     b.assign_sub(tf.reduce_sum(d, 0))
                     if back is not None:
                         d = back * tf.cast(h > 0, tf.float32)
-                return tf.stack([l, tf.reduce_sum(tf.cast(tf.argmax(z, 1, tf.int32) == y, tf.float32))])
+                correct = tf.reduce_sum(tf.cast(tf.argmax(z, 1, tf.int32) == y, tf.float32))
+                return tf.stack([l, correct])
 
             @tf.function(jit_compile=jit, autograph=False)
             def epoch(perm):
                 s = step(tf.gather(Xtr, perm[:tail]), tf.gather(ytr, perm[:tail]))
                 batches = tf.reshape(perm[tail:], (full, BATCH))
-                _, s = tf.while_loop(lambda i, s: i < full, lambda i, s: (
-                    i + 1, s + step(tf.gather(Xtr, batches[i]), tf.gather(ytr, batches[i]))), (0, s))
+                def body(i, s):
+                    return i + 1, s + step(tf.gather(Xtr, batches[i]), tf.gather(ytr, batches[i]))
+                _, s = tf.while_loop(lambda i, s: i < full, body, (0, s))
                 chunk = _test_chunk(yte.shape[0])
                 chunks = tf.reshape(Xte, (-1, chunk, 784))
                 labels = tf.reshape(yte, (-1, chunk))
@@ -147,8 +150,9 @@ def fused_numpy(hidden: bool):
                         if back is not None:
                             d = back * (h > 0)
                 chunk = _test_chunk(len(yte))
-                test_acc = sum(int((forward(Xte[i:i + chunk])[1].argmax(1) == yte[i:i + chunk]).sum())
-                               for i in range(0, len(yte), chunk)) / len(yte)
+                test_acc = sum(
+                    int((forward(Xte[i:i + chunk])[1].argmax(1) == yte[i:i + chunk]).sum())
+                    for i in range(0, len(yte), chunk)) / len(yte)
                 history.append((loss / n, correct / n, test_acc))
                 seconds.append(time.perf_counter() - start)
             _draw_once(history, plot_path)

@@ -25,7 +25,6 @@ import bounds
 import recipe
 from recipe import BATCH, HIDDEN, LR, arrays
 
-
 # ---------------------------------------------------------------- the book's code
 
 def chapter_softmax(seed):
@@ -243,7 +242,8 @@ def all_ways() -> dict:
         for name in nets:
             if name in XLA_TOO:
                 ways[family, f"train_ch3 XLA, {name}"] = train_ch3(NETS[name], jit_compile=True)
-        for bound, way in zip(BOUNDS, (bounds.fused_tf(hidden, True), bounds.fused_tf(hidden, False),
-                                       bounds.fused_numpy(hidden))):
+        fused = (bounds.fused_tf(hidden, True), bounds.fused_tf(hidden, False),
+                 bounds.fused_numpy(hidden))
+        for bound, way in zip(BOUNDS, fused):
             ways[family, bound] = way
     return ways

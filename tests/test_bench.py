@@ -7,6 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 import bench  # noqa: E402
+
 import processes  # noqa: E402
 import recipe  # noqa: E402
 import ways  # noqa: E402
@@ -66,7 +67,7 @@ def test_the_breakdown_times_the_command_itself(small_dir, monkeypatch):
     import gc
     import time
 
-    from d2l_softmax import commands
+    from d2l_softmax.cli import commands
     phases = []
     real = commands.cmd_train
 
@@ -90,7 +91,7 @@ _ONE_WAY = """
 import subprocess
 import sys
 sys.path.insert(0, {benchmarks!r})
-from d2l_softmax import fashion_mnist  # no TensorFlow yet: it must not have started
+from d2l_softmax.io import fashion_mnist  # no TensorFlow yet: it must not have started
 fashion_mnist.SPLITS.update({splits!r})
 import bench, recipe
 recipe.EPOCHS = 1
@@ -103,10 +104,41 @@ print(tf.config.threading.get_intra_op_parallelism_threads(),
 
 @pytest.mark.parametrize("one, threads", [(True, "1 1"), (False, "0 0")])
 def test_a_way_runs_with_one_thread_per_op_when_asked(small_dir, one, threads):
-    from d2l_softmax import fashion_mnist
+    from d2l_softmax.io import fashion_mnist
     script = _ONE_WAY.format(benchmarks=str(Path(bench.__file__).parent), one=one,
                              splits=dict(fashion_mnist.SPLITS), folder=str(small_dir))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[-2] == threads
+
+
+def test_the_against_table_gives_new_over_against_and_flags_slowdowns():
+    rows = {("softmax", "train_ch3, package model"): _row(1.0, 0.3, 0.11),
+            ("softmax", "train_ch3, package model" + bench.AGAINST): _row(1.0, 0.4, 0.1),
+            ("softmax", "Keras fit"): _row(2.0, 0.3, 0.2)}
+    table = bench.against_table(rows)
+    assert "| softmax: train_ch3, package model | 1.00 | 1.00 | 0.75 | 1.10 |" in table
+    assert "Keras fit" not in table and "All within 1.1x" in table
+    rows["softmax", "train_ch3, package model"]["steady"] = 0.12
+    assert "SLOWER THAN 1.1x" in bench.against_table(rows)
+    assert "steady epoch 1.20" in bench.against_table(rows)
+    assert [bench.runs_the_package(n) for _, n in rows] == [True, True, False]
+
+
+def test_against_imports_the_other_checkout_and_fails_loudly_if_not(tmp_path):
+    """A child run with against_env finds the package in the folder first; a way run
+    --against a folder whose package it did not import refuses to run."""
+    (tmp_path / "d2l_softmax").mkdir()
+    (tmp_path / "d2l_softmax" / "__init__.py").write_text("")
+    where = processes.package_folder(processes.against_env(str(tmp_path)), cwd=str(tmp_path))
+    assert where == str((tmp_path / "d2l_softmax").resolve())
+    assert processes.package_module("d2l_softmax.io.no_such", "d2l_softmax.io.files").__name__ \
+        == "d2l_softmax.io.files"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = subprocess.run([sys.executable, bench.__file__, "--way", "softmax",
+                          "train_ch3, package model", "--against", str(empty)],
+                         capture_output=True, text=True, env=processes.against_env(str(empty)),
+                         timeout=300)
+    assert out.returncode != 0 and f"which is not in {empty}" in out.stderr
