@@ -159,11 +159,13 @@ def _functions_of(obj) -> list:
     functions = getattr(obj, "python_function", None)  # a tf.function
     if functions is not None:
         return _functions_of(functions)
-    return [f for name in ("__call__", "call", "forward", "logits", "train_step")
-            if isinstance(f := getattr(type(obj), name, None), types.FunctionType)
+    methods = (getattr(type(obj), name, None)
+               for name in ("__call__", "call", "forward", "logits", "train_step"))
+    return [f for f in methods if isinstance(f, types.FunctionType)
             and not (f.__module__ or "").startswith(("keras", "tensorflow"))]
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python, run while a step is traced
 def python_state(*objects) -> dict:
     """``{where: state}`` of the Python values a trace of ``objects`` (net, loss,
     updater) can read and change: their attributes, the contents of dicts and lists
