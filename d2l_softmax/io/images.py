@@ -43,7 +43,7 @@ def _grey(img) -> tuple[Image.Image, float]:
         values = np.asarray(img, np.float32).copy()
         np.nan_to_num(values, copy=False)
         np.clip(values, 0.0, 1.0, out=values)
-        return Image.fromarray(values, "F"), 1.0
+        return Image.fromarray(values), 1.0  # float32: mode "F"
     if "A" in img.getbands() or "transparency" in img.info:
         if img.mode not in ("LA", "RGBA"):
             img = img.convert("RGBA")

@@ -336,7 +336,7 @@ def _square(mode="L", size=(40, 30)):
     """A light square on black, as Fashion-MNIST draws clothes."""
     a = np.zeros(size[::-1], np.uint8)
     a[5:25, 10:30] = 255
-    return Image.fromarray(a, "L").convert(mode)
+    return Image.fromarray(a).convert(mode)  # uint8: mode "L"
 
 
 @pytest.mark.parametrize("fmt, mode, exact", [
@@ -363,7 +363,7 @@ def test_transparent_parts_become_black_and_animations_give_their_first_frame(tm
     rgba = np.zeros((28, 28, 4), np.uint8)
     rgba[..., :3] = 255  # white, but fully transparent...
     rgba[10:20, 10:20, 3] = 255  # ...except a square
-    X = images.read_image(_save(tmp_path / "t.png", Image.fromarray(rgba, "RGBA")))
+    X = images.read_image(_save(tmp_path / "t.png", Image.fromarray(rgba)))
     assert X[0, 0] == 0 and X[15, 15] == pytest.approx(1)
     frames = [_square("P"), Image.new("P", (40, 30), 0)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
