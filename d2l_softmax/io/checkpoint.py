@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .files import write_atomically
+from .files import regular_file, write_atomically
 from .idx import read_into
 
 if TYPE_CHECKING:
@@ -175,13 +175,7 @@ def _check_members(zf: zipfile.ZipFile) -> None:
 
 def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
     """``(W, b, meta)`` from a model file, checked; see :func:`load_params`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder, not a model file")
-    if not path.is_file():
-        raise ValueError(f"{path}: not a regular file, not a model file")
+    path = regular_file(path, "model file")
     with open(path, "rb") as raw:  # a file that cannot be opened raises OSError as it is
         if os.fstat(raw.fileno()).st_size > MAX_MODEL_FILE_BYTES:
             raise ValueError(f"{path}: larger than any model this package makes")

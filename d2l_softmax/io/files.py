@@ -72,6 +72,20 @@ def missing(path, what: str = "file") -> str:
     return f"it is a symbolic link to {os.readlink(path)}, which does not exist"
 
 
+def regular_file(path, what: str) -> Path:
+    """``path`` as a Path, if it is a regular file (or a link to one) to read; else the
+    error that says what is there instead (nothing, a folder, a device or a pipe)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {missing(path, what)}")
+    a = "an" if what[:1] in "aeiou" else "a"
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not {a} {what}")
+    if not path.is_file():
+        raise ValueError(f"{path}: not a regular file, not {a} {what}")
+    return path
+
+
 def resolve_target(path) -> Path:
     """The file a save to ``path`` replaces: ``path`` itself, or the end of its links.
 

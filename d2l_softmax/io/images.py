@@ -6,12 +6,11 @@ TensorFlow is imported only to make the image tensor.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .files import missing
+from .files import regular_file
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -57,15 +56,9 @@ def _grey(img) -> tuple[Image.Image, float]:
 def read_image(path, size: int = 28) -> np.ndarray:
     """An image file as a (size, size) float32 array in [0, 1]; see :func:`load_image`."""
     from PIL import Image, ImageOps
-    path = Path(path)
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1024:
         raise ValueError(f"size must be an integer in 1..1024, got {size!r}")
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: {missing(path, 'image file')}")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder, not an image file")
-    if not path.is_file():
-        raise ValueError(f"{path}: not a regular file, not an image file")
+    path = regular_file(path, "image file")
     with open(path, "rb") as f:  # a file that cannot be opened raises OSError as it is
         try:
             with warnings.catch_warnings():  # a damaged file gives an image or an error
