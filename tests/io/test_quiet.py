@@ -47,7 +47,9 @@ import d2l_softmax as d2l
 print("imported", "tensorflow" in sys.modules)
 net = d2l.SoftmaxRegression(seed=0)   # imports TensorFlow and runs its first ops
 import tensorflow as tf
-tf.function(lambda x: x * 2, jit_compile=True)(tf.constant(1.0))   # an XLA compile
+batches = [(tf.zeros((8, 28, 28, 1)), tf.zeros(8, tf.int32))]
+d2l.train_epoch_ch3(net, batches, d2l.cross_entropy, d2l.Updater(net.params, 0.1),
+                    jit_compile=True)   # the package's first XLA compile (TF 2.16-2.20 log it)
 print("a real error", file=sys.stderr)
 """
 
