@@ -1,12 +1,13 @@
-"""The book's 1.0 edition (TensorFlow, made to work on Keras 3): a ``Module`` (the model), a
-``DataModule`` (the data), a ``Trainer`` fitting them. ``SoftmaxRegression`` is the 1.0 one."""
+"""The book's 1.0 edition, on Keras 3: a ``Module`` (model), a ``DataModule``, a ``Trainer``."""
 import collections
 import inspect
 
 import tensorflow as tf
+from tqdm import tqdm
 
 from .data import TEXT_LABELS, batch_bounds, find_fashion_mnist, read_fashion_mnist, scale_pixels
 from .engine.guards import refuse_frozen_python_state
+from .io.display import in_notebook
 from .plots import Animator, show_images
 
 
@@ -29,25 +30,22 @@ class HyperParameters:  # the base class of hyperparameters
 
 
 class ProgressBoard(HyperParameters):
-    """Plots in animation the mean of every ``every_n`` points ``draw(x, y, label)`` gets (in
-    ``data[label]``): in Jupyter redrawn in place; in a terminal drawn at :meth:`close`."""
+    """Plots the mean of every ``every_n`` points ``draw(x, y, label)`` gets: redrawn in place
+    in Jupyter; in a terminal saved at :meth:`close` (``Trainer.fit`` shows a progress bar)."""
     Point = collections.namedtuple('Point', ['x', 'y'])
 
     def __init__(self, xlabel=None, ylabel=None, xlim=None, ylim=None, xscale='linear',
                  yscale='linear', ls=('-', '--', '-.', ':'), colors=('C0', 'C1', 'C2', 'C3'),
                  fig=None, axes=None, figsize=(3.5, 2.5), display=True):
         self.save_hyperparameters()
-        self.raw_points, self.data = collections.OrderedDict(), collections.OrderedDict()
-        self.animator = None
+        self.raw_points, self.data, self.animator = collections.OrderedDict(), {}, None
 
     def draw(self, x, y, label, every_n=1):
-        points = self.raw_points.setdefault(label, [])
-        line = self.data.setdefault(label, [])
+        points, line = self.raw_points.setdefault(label, []), self.data.setdefault(label, [])
         points.append(self.Point(x, y))
         if len(points) != every_n:
             return
-        mean = lambda v: sum(v) / len(v)
-        line.append(self.Point(mean([p.x for p in points]), mean([p.y for p in points])))
+        line.append(self.Point(*(sum(v) / len(v) for v in zip(*points))))  # the means of x, y
         points.clear()
         if self.display:
             self.show(label, line[-1])
@@ -66,16 +64,16 @@ class ProgressBoard(HyperParameters):
 
     def close(self):
         """In a terminal, print each line's last mean and save the PNG. Next: a new figure."""
-        if self.animator is not None and not self.animator.live:
-            print(', '.join(f'{k} {v[-1].y:.4f}' for k, v in self.data.items() if v))
-            print(f'The plot is saved in {self.animator.save()}')
         if self.animator is not None:
+            if not self.animator.live:
+                print(', '.join(f'{k} {v[-1].y:.4f}' for k, v in self.data.items() if v))
+                print(f'The plot is saved in {self.animator.save()}')
             self.animator.close()
 
 
 class Module(tf.keras.Model, HyperParameters):
-    """The base class of models. Parameters: raw ``tf.Variable`` attributes (the scratch
-    model's ``W`` (784, 10), ``b`` (10,)), which Keras 3 does not track, or Keras layers."""
+    """Models. Parameters: Keras layers, or raw ``tf.Variable`` attributes (the scratch ``W``
+    (784, 10), ``b`` (10,)), which Keras 3 does not track."""
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         self.save_hyperparameters()
@@ -210,7 +208,9 @@ class Trainer(HyperParameters):
         self.epoch = self.train_batch_idx = self.val_batch_idx = 0
         steps = (self.training_update, model.validation_step)
         self.train_step, self.val_step = steps if self.run_eagerly else map(self.compiled, steps)
-        for self.epoch in range(self.max_epochs):  # noqa: B020 (the book's loop)
+        epochs = tqdm(range(self.max_epochs), desc="training", unit="epoch", leave=False,
+                      disable=True if in_notebook() else None)  # a bar in a terminal only
+        for self.epoch in epochs:  # noqa: B020 (the book's loop)
             self.fit_epoch()
         model.board.close()
 

@@ -34,6 +34,9 @@ def test_the_chapter(iters, tmp_path):
     """lr 0.1, batch 256, 10 epochs: the book's asserts hold and test accuracy >= 0.80 (one
     run's final accuracy was 0.807-0.834 over seeds 0-7: the short last batch adds noise)."""
     train_iter, test_iter = iters
+    X, y = next(iter(train_iter))  # as .batch(256) gives them: full batches, the short one last
+    assert X.shape == (256, 28, 28, 1) and y.shape == (256,)
+    assert [int(y.shape[0]) for _, y in train_iter][-2:] == [256, 96]  # 60,000 = 234 x 256 + 96
     net = d2l.SoftmaxRegression(seed=0)
     history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
                             d2l.Updater([net.W, net.b], lr=0.1), plot_path=tmp_path / "c.png")
