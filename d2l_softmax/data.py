@@ -1,17 +1,16 @@
 """Fashion-MNIST as tf.data: the in-memory arrays, batched and reshuffled every pass.
 
-:mod:`d2l_softmax.fashion_mnist` finds and reads the files; its names are
-available here too, as the book has them in one place.
+:mod:`d2l_softmax.io.fashion_mnist` finds and reads the files; its names are
+available here too, as the book has them in one place. How the engine trains on
+the arrays themselves is in :mod:`d2l_softmax.engine.source`.
 """
 from __future__ import annotations
-
-import weakref
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from .checks import check_positive_int, check_seed
+from .engine.source import ArraySource, batch_bounds, register, scale_pixels
 from .io.fashion_mnist import (  # noqa: F401 (the loader's names, here as in the book)
     DEBIAN_DIR,
     ENV_VAR,
@@ -28,57 +27,6 @@ from .io.fashion_mnist import (  # noqa: F401 (the loader's names, here as in th
 from .io.idx import PathLike
 
 MAX_RESIZE = 1024  # a (256, 1024, 1024, 1) float32 batch is already 1 GiB
-
-
-# ---------------------------------------------------------------- tf.data
-
-def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
-    """``[(start, end), ...]``: how a pass over ``n`` examples is cut into batches, as
-    ``.batch(batch_size)`` cuts it: full batches, then the ``n % batch_size`` left over."""
-    return [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
-
-
-def scale_pixels(images) -> tf.Tensor:
-    """uint8 pixels (any shape) as the model sees them: float32 in [0, 1]."""
-    return tf.cast(images, tf.float32) / 255.0
-
-
-@dataclass(frozen=True, eq=False)
-class ArraySource:
-    """The in-memory arrays behind a dataset made by :func:`load_data_fashion_mnist`.
-
-    The dataset and the compiled engine (:mod:`d2l_softmax.engine`) draw each pass's
-    order from the same ``shuffle`` generator, so iterating the dataset by hand and
-    training on it with ``train_ch3`` see the same batches under a seed.
-    """
-    images: tf.Tensor          # uint8 (N, 28, 28, 1)
-    labels: tf.Tensor          # int32 (N,)
-    batch_size: int
-    shuffle: tf.random.Generator | None  # draws each pass's permutation; None: keep order
-
-    def order(self) -> tf.Tensor:
-        """The order of the examples in the next pass (N,): a fresh permutation of
-        0..N-1 when shuffling, else 0..N-1."""
-        n = int(self.labels.shape[0])
-        if self.shuffle is None:
-            return tf.range(n)
-        seed = self.shuffle.make_seeds(1)[:, 0]
-        return tf.random.experimental.stateless_shuffle(tf.range(n), seed)
-
-
-# Which datasets were made from which arrays. A dataset the user transforms
-# (``.map``, ``.take``, ``.shuffle``...) is a new object, not in here: it trains
-# through the general tf.data path, as any other dataset would.
-_SOURCES: weakref.WeakKeyDictionary[tf.data.Dataset, ArraySource] = weakref.WeakKeyDictionary()
-
-
-def array_source(data_iter) -> ArraySource | None:
-    """The :class:`ArraySource` of a dataset returned by :func:`load_data_fashion_mnist`
-    (that very object, untransformed), else None."""
-    try:
-        return _SOURCES.get(data_iter)
-    except TypeError:  # unhashable or not weakly referable: not one of ours
-        return None
 
 
 def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
@@ -119,7 +67,7 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(ends)))
     ds = ds.prefetch(tf.data.AUTOTUNE)
     if not resize:  # the engine trains on the 28x28 arrays themselves
-        _SOURCES[ds] = source
+        register(ds, source)
     return ds
 
 

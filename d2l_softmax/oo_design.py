@@ -5,9 +5,10 @@ import inspect
 import tensorflow as tf
 from tqdm import tqdm
 
-from .data import TEXT_LABELS, batch_bounds, find_fashion_mnist, read_fashion_mnist, scale_pixels
-from .engine.guards import refuse_frozen_python_state
+from .engine.program import plotting_step
+from .engine.source import batch_bounds, scale_pixels
 from .io.display import in_notebook
+from .io.fashion_mnist import TEXT_LABELS, find_fashion_mnist, read_fashion_mnist
 from .plots import Animator, show_images
 
 
@@ -240,24 +241,8 @@ class Trainer(HyperParameters):
         return loss
 
     def compiled(self, step):
-        """``step(batch)`` as a ``tf.function`` (refused, as ``train_ch3``'s, if tracing changes
-        Python state). What the model plots while it is traced is symbolic: the function
-        returns those values, and they are plotted here, after it."""
-        keys, step = [], refuse_frozen_python_state(step, (self.model, None, self.optim))
-
-        @tf.function(reduce_retracing=True)
-        def traced(batch):
-            self.traced_plots = []
-            result = step(batch)
-            keys[:] = [(key, train) for key, _, train in self.traced_plots]
-            return result, [value for _, value, _ in self.traced_plots]
-
-        def run(batch):
-            result, values = traced(batch)
-            for (key, train), value in zip(keys, values):
-                self.model.plot(key, value, train)
-            return result
-        return run
+        """``step(batch)`` as a ``tf.function`` (``engine.program.plotting_step``)."""
+        return plotting_step(step, self)
 
 
 class SGD(HyperParameters):  # minibatch stochastic gradient descent: param -= lr * grad

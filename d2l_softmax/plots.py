@@ -2,19 +2,13 @@
 
 In a Jupyter kernel the :class:`Animator` redraws one figure in place through an
 IPython display handle. Anywhere else it prints one line per point and saves the
-figure to a PNG. How figures are shown inline (PNG at 2x, the same bytes for the
-same figure) is in :mod:`d2l_softmax.display`; the package's own figures of what
-the model learned are in :mod:`d2l_softmax.figures`.
+figure to a PNG (:mod:`d2l_softmax.io.terminal`). How figures are shown inline (PNG
+at 2x, the same bytes for the same figure) is in :mod:`d2l_softmax.io.display`; the
+package's own figures of what the model learned are in :mod:`d2l_softmax.figures`.
 """
 from __future__ import annotations
 
-import atexit
-import math
-import os
-import sys
-import tempfile
 import time
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .io.display import as_image, finish, in_notebook, save_figure, set_up_display, subplots
+from .io.terminal import close_at_exit, new_plot_file, widened, write_line, ylabel_for
 
 __all__ = ["Animator", "plot", "set_axes", "set_figsize", "show_images"]
 
@@ -79,39 +74,6 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
     set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend or [])
 
 
-def _ylabel_for(legend: Sequence[str]) -> str | None:
-    """What the curves measure, from their names: ['train loss', 'test acc'] -> 'loss / acc'."""
-    words = list(dict.fromkeys(name.split()[-1] for name in legend if name.split()))
-    return " / ".join(words) or None
-
-
-def _widened(lim: Sequence[float] | None, values: Sequence[float], scale: str = "linear"):
-    """``lim`` widened just enough that no value falls outside it. On a log scale the
-    room is measured in decades, and values <= 0 (which it cannot show) are left out."""
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    if scale == "log":
-        if lim is None or lim[0] <= 0 or lim[1] <= 0:
-            return lim  # matplotlib's own limits
-        values = [v for v in values if v > 0]
-        widened = _widened([math.log10(v) for v in lim], [math.log10(v) for v in values])
-        return tuple(10.0 ** v for v in widened)
-    if lim is None or not values:
-        return lim
-    lo, hi = min(lim[0], min(values)), max(lim[1], max(values))
-    if lo == hi:  # a single point: give it room
-        return (lo - 0.5, hi + 0.5)
-    pad = 0.03 * (hi - lo) if (lo, hi) != tuple(lim) else 0.0
-    return (lo - pad if lo < lim[0] else lo, hi + pad if hi > lim[1] else hi)
-
-
-def _write(line: str) -> None:
-    """Print ``line`` above any progress bar on the screen: the bar is cleared, the
-    line written, and the bar drawn again below it (a plain print would land on the
-    bar's line and leave a stale copy of the bar behind)."""
-    from tqdm import tqdm
-    tqdm.write(line, file=sys.stdout)
-
-
 class Animator:
     """Plot data as it arrives: ``animator.add(x, [y1, y2, ...])``.
 
@@ -152,8 +114,8 @@ class Animator:
         xs = [x for row in (self.X or []) for x in row]
         ys = [y for row in (self.Y or []) for y in row]
         ax = self.axes[0]
-        set_axes(ax, self.xlabel, self.ylabel or _ylabel_for(self.legend),
-                 _widened(self.xlim, xs, self.xscale), _widened(self.ylim, ys, self.yscale),
+        set_axes(ax, self.xlabel, self.ylabel or ylabel_for(self.legend),
+                 widened(self.xlim, xs, self.xscale), widened(self.ylim, ys, self.yscale),
                  self.xscale, self.yscale,
                  None)
         if self.legend:  # outside the axes: it never covers a curve
@@ -187,7 +149,7 @@ class Animator:
             now = time.monotonic()
             if self._saved_at is None:
                 self._saved_at = now  # the clock starts at the first point
-                atexit.register(_close_at_exit, weakref.ref(self))
+                close_at_exit(self)
             if now - self._saved_at >= self.save_every:
                 self.save()
 
@@ -208,13 +170,13 @@ class Animator:
         names = self.legend or [f"y{i}" for i in range(len(y))]
         parts = [f"{name} {float(v):.4f}" for name, v in zip(names, y) if v is not None]
         label = f"{self.xlabel or 'x'} {x[0]:g}"
-        _write(f"{label}: " + ", ".join(parts))
+        write_line(f"{label}: " + ", ".join(parts))
 
     def save(self, path=None) -> Path | None:
         """Write the figure as PNG (atomically) and return its path."""
         if path is None:
             if self.save_path is None:
-                self.save_path = _new_plot_file()
+                self.save_path = new_plot_file()
             path = self.save_path
         self.draw()
         own = Path(path) == self.save_path
@@ -224,7 +186,7 @@ class Animator:
         if own:
             self._saved_at = time.monotonic()
         if self.verbose and not self._announced and not self.live:
-            _write(f"Saving the plot to {path}")
+            write_line(f"Saving the plot to {path}")
             self._announced = True
         return path
 
@@ -234,27 +196,6 @@ class Animator:
         if self._unsaved and not self.live:
             self.save()
         self._handle = None
-
-
-def _new_plot_file() -> Path:
-    """A new, empty PNG file in the temporary folder, named by the time: an animator's
-    own, which no other animator (in this program or another) is given."""
-    folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=time.strftime("animator-%Y%m%d-%H%M%S-"),
-                                suffix=".png", dir=folder)
-    os.close(fd)
-    return Path(name)
-
-
-def _close_at_exit(animator: weakref.ref[Animator]) -> None:
-    """Save the last points of an animator still alive when the program ends."""
-    alive = animator()
-    if alive is not None:
-        try:
-            alive.close()
-        except Exception as err:  # an exit is no place for a traceback
-            print(f"could not save the plot: {err}", file=sys.stderr)
 
 
 def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,

@@ -23,12 +23,12 @@ import tensorflow as tf
 
 from .checks import check_positive_int
 from .data import get_fashion_mnist_labels
+from .engine.batch import correct_count, count_and_correct, examples, summed_loss
 from .engine.epoch import first_batch, run_epoch, steps_per_epoch
 from .engine.interrupt import StopOnInterrupt
 from .engine.loops import TrainingDivergedError
 from .engine.program import programs_kept, set_learning_rate
 from .io.display import AxesList
-from .metrics import correct_count, count_and_correct, examples, summed_loss
 from .model import trains_on_logits
 from .plots import Animator, show_images
 
@@ -118,7 +118,7 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     The accuracy is NaN for float labels (a regression's targets).
 
     ``loss``: a per-example function ``loss(y_hat, y)`` or a ``tf.keras.losses.Loss``
-    (how one number for the batch is read: :func:`~d2l_softmax.metrics.summed_loss`);
+    (how one number for the batch is read: :func:`~d2l_softmax.engine.batch.summed_loss`);
     ``updater``: an :class:`~d2l_softmax.optim.Updater` (anything with ``params`` and
     ``updater(batch_size, grads)``) or a ``tf.keras.optimizers.Optimizer``.
     ``jit_compile``: None compiles a plain graph, and XLA (falling back to the

@@ -99,7 +99,7 @@ def test_a_dropped_dataset_frees_its_arrays(small_dir):
     import gc
     import weakref
 
-    from d2l_softmax.data import array_source
+    from d2l_softmax.engine.source import array_source
     for resize in (None, 32):
         train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=1,
                                                             resize=resize)

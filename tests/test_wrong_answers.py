@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 import d2l_softmax as d2l
 from d2l_softmax import model as model_module
 from d2l_softmax.engine import guards
+from d2l_softmax.engine.batch import correct_count
 from d2l_softmax.figures import confusion_matrix
-from d2l_softmax.metrics import correct_count
 
 # ---------------------------------------------------------------- softmax
 

@@ -6,34 +6,17 @@ an exit code; the commands here import TensorFlow only when they run.
 from __future__ import annotations
 
 import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
+from .runs import TRAIN_OUTPUTS, new_run_folder, save_run, saving_failed
+
 PROG = "d2l-softmax"
-TRAIN_OUTPUTS = ("model.npz", "history.json", "training.png", "predictions.png")  # by value
 
 
 def error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def _save_all(saves: Sequence[tuple[str, Callable]], done: Callable[[str], None], *,
-              stop_at_first: bool = False) -> dict[str, Exception]:
-    """Run every save, most valuable first; one that fails does not stop the others,
-    unless it is the first and ``stop_at_first``. ``done(name)`` follows each."""
-    failed = {}
-    for i, (name, save) in enumerate(saves):
-        try:
-            save()
-        except (OSError, ValueError) as err:
-            failed[name] = err
-            if stop_at_first and i == 0:
-                break
-        done(name)
-    return failed
 
 
 def one_thread_per_op(tf) -> None:
@@ -81,49 +64,6 @@ def say(line: str) -> None:
     when stdout can no longer be written (the reader went away): it is worth knowing."""
     dead = getattr(sys.stdout, "failure", None) is not None
     print(line, file=sys.stderr if dead else sys.stdout)
-
-
-def new_run_folder(parent: Path = Path("runs")) -> Path:
-    """``runs/<date>-<time>``, made here; ``-2``, ``-3``... when another run (started in
-    the same second) has that one: two runs never share a folder."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        folder = parent / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{parent}/{stamp}: a thousand runs started in this second")
-
-
-def _save_run(out: Path, saves, clock) -> tuple[dict[str, Exception], Path | None]:
-    """Save the run's files in ``out``, the model first; return what failed and where the
-    files went instead. When the model cannot be saved there, the others are not
-    written beside an older model either: all go to a new temporary folder."""
-    failed = _save_all(saves(out), clock, stop_at_first=True)
-    if "model.npz" not in failed:
-        return failed, None
-    failed = {name: failed["model.npz"] for name in TRAIN_OUTPUTS}  # none is in out
-    try:
-        rescue = Path(tempfile.mkdtemp(prefix=f"{PROG}-run-"))
-    except OSError:
-        return failed, None
-    return failed, (None if _save_all(saves(rescue), clock) else rescue)
-
-
-def _saving_failed(out: Path, failed: dict, rescue: Path | None) -> None:
-    saved = [name for name in TRAIN_OUTPUTS if name not in failed]
-    reasons = {name: getattr(err, "reason", None) or str(err) for name, err in failed.items()}
-    if len(set(reasons.values())) == 1:
-        what = f"{', '.join(failed)} in {out}/: {next(iter(reasons.values()))}"
-    else:
-        what = f"in {out}/: " + "; ".join(f"{n} ({r})" for n, r in reasons.items())
-    if rescue is not None:
-        error(f"could not save {what}; saved them in {rescue}/ instead")
-    else:
-        error(f"could not save {what}" + (f"; saved {', '.join(saved)}" if saved else ""))
 
 
 def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
@@ -187,9 +127,9 @@ def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
                                                         save_path=folder / "predictions.png"))]
 
     with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
-        failed, rescue = _save_run(out, saves, clock)
+        failed, rescue = save_run(out, saves, clock)
     if failed:
-        _saving_failed(out, failed, rescue)
+        error(saving_failed(out, failed, rescue))
         return 1
     if history.interrupted:
         done = len(history.train_loss)
@@ -215,7 +155,7 @@ def cmd_evaluate(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from ..data import scale_pixels
+    from ..engine.source import scale_pixels
     from ..figures import confusion_matrix, plot_confusion_matrix
     from ..io import checkpoint
     from ..io.fashion_mnist import TEXT_LABELS
@@ -247,7 +187,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from ..data import scale_pixels
+    from ..engine.source import scale_pixels
     from ..io import checkpoint, images
     from ..io.fashion_mnist import get_fashion_mnist_labels
     from ..io.files import prepare_folder, resolve_target

@@ -27,7 +27,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from ..data import NUM_CLASSES, array_source, scale_pixels
+from ..io.fashion_mnist import NUM_CLASSES
 from .guards import check_labels_first, label_error, refuse_frozen_python_state
 from .loops import (
     TrainingDivergedError,
@@ -39,6 +39,7 @@ from .loops import (
     step_loop,
 )
 from .program import kept, program, use_xla
+from .source import array_source, scale_pixels
 
 
 def steps_per_epoch(data_iter) -> int | None:

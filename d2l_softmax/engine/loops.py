@@ -6,7 +6,7 @@ when evaluating; the loops add them up on the device. :mod:`d2l_softmax.engine.e
 picks the loop and compiles it.
 
 - A dataset made by :func:`~d2l_softmax.data.load_data_fashion_mnist` (found with
-  :func:`~d2l_softmax.data.array_source`): one loop over the uint8 images held in
+  :func:`~d2l_softmax.engine.source.array_source`): one loop over the uint8 images held in
   memory, gathering each batch by index (:func:`fused_loop`).
 - Any other ``tf.data.Dataset``: a loop over it, compiled whole (:func:`dataset_loop`).
 - Any other iterable of ``(X, y)``: one compiled step per batch (:func:`step_loop`).
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import tensorflow as tf
 
-from ..data import ArraySource, batch_bounds, scale_pixels
+from .source import ArraySource, batch_bounds, scale_pixels
 
 SUMS = {True: 4, False: 2}  # how many numbers a step returns, training or not
 

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 import tensorflow as tf
 
 from ..io import quiet
-from .guards import CompileError
+from .guards import CompileError, refuse_frozen_python_state
 
 # Runs shorter than this many training steps compile a plain graph: XLA's extra
 # compile time would not be paid back (docs/engine.md). 6,000 steps are 26 epochs of
@@ -158,3 +158,29 @@ def program(key: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
             xla: bool | None, **options) -> Program:
     """The :class:`Program` for ``key`` (the kind of loop and the objects it runs)."""
     return kept(key + (xla,), lambda: Program(make, what, xla, **options))
+
+
+def plotting_step(step: Callable, trainer) -> Callable:
+    """The 1.0 edition's ``step(batch)`` as a ``tf.function``, for ``Trainer.compiled``.
+
+    Refused, as ``train_ch3``'s steps are, if tracing it changes Python state. What the
+    model plots while it is traced (``model.plot`` in a step) is symbolic: the function
+    returns those values, and ``trainer.model.plot`` draws them after each call.
+    """
+    model, keys = trainer.model, []
+    step = refuse_frozen_python_state(step, (model, None, trainer.optim))
+
+    @tf.function(reduce_retracing=True)
+    def traced(batch):
+        trainer.traced_plots = []  # Module.plot appends (key, value, train) while traced
+        result = step(batch)
+        keys[:] = [(key, train) for key, _, train in trainer.traced_plots]
+        return result, [value for _, value, _ in trainer.traced_plots]
+
+    def run(batch):
+        result, values = traced(batch)
+        for (key, train), value in zip(keys, values):
+            model.plot(key, value, train)
+        return result
+
+    return run

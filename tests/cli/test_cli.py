@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from d2l_softmax.cli import commands
+from d2l_softmax.cli import commands, runs
 from d2l_softmax.cli import main as cli
 from d2l_softmax.cli.main import main
 from d2l_softmax.io import checkpoint
@@ -129,8 +129,8 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys, 
 
 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
-    monkeypatch.setattr(commands.time, "strftime", lambda fmt: "20261125-070000")
-    folders = [commands.new_run_folder(tmp_path / "runs") for _ in range(3)]
+    monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261125-070000")
+    folders = [runs.new_run_folder(tmp_path / "runs") for _ in range(3)]
     assert [f.name for f in folders] == ["20261125-070000", "20261125-070000-2",
                                          "20261125-070000-3"]
     assert all(f.is_dir() for f in folders)
@@ -160,7 +160,7 @@ def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_p
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     _, settings = checkpoint.load_params(out / "model.npz")
     assert 1 <= settings["epochs_done"] < 100000
-    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
 
 
 def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, tmp_path):
@@ -173,7 +173,7 @@ def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, t
             run.stdout.close()
             break
     assert run.wait(timeout=120) == 141
-    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
 
 
 def test_an_error_line_that_cannot_be_written_is_no_traceback(monkeypatch, tmp_path):
@@ -204,7 +204,7 @@ def test_a_closed_stdout_trains_quietly(small_dir, tmp_path):
                     "--out", out, prefix=("sh", "-c", 'exec "$0" "$@" >&-'))
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0 and stderr == "", stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
 
 
 def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
@@ -219,7 +219,7 @@ def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
     # the first line already failed: training stopped after its first epoch
     assert f"Stopped early after epoch 1: what was done is saved in {out}/" in stderr
     assert "Traceback" not in stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(commands.TRAIN_OUTPUTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
 
 
 def test_epochs_beyond_any_counter_train_until_stopped(small_dir, tmp_path):
@@ -269,7 +269,6 @@ def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_di
 def test_the_data_is_read_while_tensorflow_imports(small_dir):
     """``train`` reads the files in a thread during the import; the loader then finds
     the arrays read. A problem in the thread is left to the loader to report."""
-    from d2l_softmax.cli import commands
     from d2l_softmax.data import load_data_fashion_mnist
     from d2l_softmax.io import fashion_mnist
     cache = fashion_mnist._read_split_cached

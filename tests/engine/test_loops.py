@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
-from d2l_softmax.data import array_source
 from d2l_softmax.engine import epoch as engine
+from d2l_softmax.engine.source import array_source
 from d2l_softmax.train import make_eval_step, make_train_step
 
 
