@@ -18,6 +18,7 @@ way that runs the package (the ``train_ch3`` rows, and ``d2l-softmax train``) al
 runs with the package imported from DIR, in a fresh process of its own, in the same
 rounds, as the row "... (against)"; a table gives the ratios new / against.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,9 @@ from processes import (  # noqa: E402
 # decayed along half a cosine (`d2l-softmax train --epochs 30 --batch-size 128
 # --lr 0.3 --schedule cosine`).
 SQUEEZED = dict(batch_size=128, lr=0.3, num_epochs=30)
-ROUNDS = 3          # times each way runs (in turn) for its medians
+ROUNDS = 3  # times each way runs (in turn) for its medians
 AGAINST = " (against)"  # a row run with the package of the checkout compared with
-LIMIT = 1.1         # the slowdown against it that the table flags
+LIMIT = 1.1  # the slowdown against it that the table flags
 
 
 def runs_the_package(name: str) -> bool:
@@ -60,18 +61,27 @@ def runs_the_package(name: str) -> bool:
 
 # ---------------------------------------------------------------- one way, in its own process
 
-def run_way(family: str, name: str, data_dir=None, seed: int = 0, cells: int = 2,
-            one_thread_per_op: bool = False) -> dict:
+
+def run_way(
+    family: str,
+    name: str,
+    data_dir=None,
+    seed: int = 0,
+    cells: int = 2,
+    one_thread_per_op: bool = False,
+) -> dict:
     """Prepare the way, then run its whole call ``cells`` times with a fresh net each:
     {"whole": [s, ...], "epochs": [[s, ...], ...], "metrics": (loss, acc, test acc)}.
     ``one_thread_per_op``: set TensorFlow's threads as ``d2l-softmax train`` does, first
     (in a process of its own; in one where TensorFlow already runs nothing changes)."""
     if one_thread_per_op:
         import tensorflow as tf
+
         package_module("d2l_softmax.cli.commands", "d2l_softmax.commands").one_thread_per_op(tf)
     import d2l_softmax as d2l
 
     import ways
+
     folder = d2l.find_fashion_mnist(data_dir)
     run = ways.all_ways()[family, name](folder, seed)
     out = {"whole": [], "epochs": []}
@@ -86,14 +96,25 @@ def run_way(family: str, name: str, data_dir=None, seed: int = 0, cells: int = 2
 
 
 def _child(args: list, env=None) -> dict:
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], check=True,
-                         capture_output=True, text=True, env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure_ways(keys, data_dir=None, rounds: int = ROUNDS, log=print,
-                 in_process: bool = False, one_thread_per_op: bool = False,
-                 against=None) -> dict:
+def measure_ways(
+    keys,
+    data_dir=None,
+    rounds: int = ROUNDS,
+    log=print,
+    in_process: bool = False,
+    one_thread_per_op: bool = False,
+    against=None,
+) -> dict:
     """{key: [run_way's result, one per round]}, the ways taking turns. Each way runs in
     a fresh process (as a learner's first call), or here with ``in_process`` (quick mode:
     one call each, nothing cold about it). ``one_thread_per_op``: see :func:`run_way`.
@@ -118,12 +139,14 @@ def measure_ways(keys, data_dir=None, rounds: int = ROUNDS, log=print,
                 results[family, name].append(_child(way, env))
             if (family, name + AGAINST) in results:
                 results[family, name + AGAINST].append(
-                    _child(way + ["--against", against], against_env(against)))
+                    _child(way + ["--against", against], against_env(against))
+                )
         log(f"  round {r + 1} of {rounds} done")
     return results
 
 
 # ---------------------------------------------------------------- the table
+
 
 def summarize(results: dict) -> dict:
     """{key: row of medians}: whole calls (cold and as a fresh cell), first epoch,
@@ -137,8 +160,10 @@ def summarize(results: dict) -> dict:
             "steady": statistics.median(statistics.median(r["epochs"][0][1:]) for r in runs),
             "metrics": runs[-1]["metrics"],
             # the fastest round: what this machine was seen to do (see `beaten`)
-            "best": {"whole": min(r["whole"][0] for r in runs),
-                     "steady": min(statistics.median(r["epochs"][0][1:]) for r in runs)},
+            "best": {
+                "whole": min(r["whole"][0] for r in runs),
+                "steady": min(statistics.median(r["epochs"][0][1:]) for r in runs),
+            },
         }
     return rows
 
@@ -148,6 +173,7 @@ def bounds(rows: dict, *, best_round: bool = False) -> dict:
     way was fastest on this machine, column by column. ``best_round`` takes each
     bound's fastest round instead of its median (whole and steady columns only)."""
     import ways
+
     columns = ("whole", "steady") if best_round else ("whole", "cell", "steady")
     out = {}
     for family in {f for f, _ in rows}:
@@ -168,10 +194,15 @@ def beaten(rows: dict) -> list:
     the bound only when it is faster than anything the bound was seen to do.
     """
     import ways
+
     best = bounds(rows, best_round=True)
-    return [f"{family}: {name}: {c}" for (family, name), row in rows.items()
-            if name not in ways.BOUNDS and family in best
-            for c in ("whole", "steady") if row[c] < best[family][c]]
+    return [
+        f"{family}: {name}: {c}"
+        for (family, name), row in rows.items()
+        if name not in ways.BOUNDS and family in best
+        for c in ("whole", "steady")
+        if row[c] < best[family][c]
+    ]
 
 
 def payback(graph: dict, xla: dict) -> str:
@@ -181,14 +212,17 @@ def payback(graph: dict, xla: dict) -> str:
     saved = graph["steady"] - xla["steady"]
     if saved <= 0:
         return f"XLA compiles {extra:.2f} s longer and its epochs are no faster"
-    return (f"XLA compiles {extra:.2f} s longer and saves {saved:.4f} s an epoch: it pays "
-            f"back after {extra / saved:.0f} epochs "
-            f"({extra / saved * steps:.0f} steps of batch {recipe.BATCH})")
+    return (
+        f"XLA compiles {extra:.2f} s longer and saves {saved:.4f} s an epoch: it pays "
+        f"back after {extra / saved:.0f} epochs "
+        f"({extra / saved * steps:.0f} steps of batch {recipe.BATCH})"
+    )
 
 
 def book_row(rows: dict, family: str, name: str):
     """The book's eager loop row for the same net as row ``name``, if any."""
     import ways
+
     name = name.removesuffix(AGAINST)
     net = name.split(", ", 1)[1] if ", " in name else None
     key = (family, f"book's eager loop, {ways.BOOK_OF.get(net, net)}")
@@ -196,9 +230,12 @@ def book_row(rows: dict, family: str, name: str):
 
 
 def table(rows: dict) -> str:
-    lines = ["| way | whole call, cold s | fresh cell s | first epoch s | steady epoch s "
-             "| test acc | book / this, whole | this / bound, whole | book / this, steady "
-             "| this / bound, steady |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| way | whole call, cold s | fresh cell s | first epoch s | steady epoch s "
+        "| test acc | book / this, whole | this / bound, whole | book / this, steady "
+        "| this / bound, steady |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     best = bounds(rows)
     for (family, name), row in rows.items():
         book, bound = book_row(rows, family, name), best.get(family)
@@ -209,17 +246,24 @@ def table(rows: dict) -> str:
             f"| {ratio(book and book['whole'], row['whole'])} "
             f"| {ratio(row['whole'], bound and bound['whole'])} "
             f"| {ratio(book and book['steady'], row['steady'])} "
-            f"| {ratio(row['steady'], bound and bound['steady'])} |")
+            f"| {ratio(row['steady'], bound and bound['steady'])} |"
+        )
     return "\n".join(lines)
 
 
 def against_table(rows: dict) -> str:
     """New / against, column by column, for each row measured both ways; then the
     columns slower than LIMIT times the checkout compared with."""
-    columns = {"whole": "whole call, cold", "cell": "fresh cell", "first": "first epoch",
-               "steady": "steady epoch"}
-    lines = ["| way, new / against | " + " | ".join(columns.values()) + " |",
-             "|---|" + "---|" * len(columns)]
+    columns = {
+        "whole": "whole call, cold",
+        "cell": "fresh cell",
+        "first": "first epoch",
+        "steady": "steady epoch",
+    }
+    lines = [
+        "| way, new / against | " + " | ".join(columns.values()) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
     over = []
     for (family, name), old in rows.items():
         if not name.endswith(AGAINST):
@@ -227,52 +271,85 @@ def against_table(rows: dict) -> str:
         name = name.removesuffix(AGAINST)
         new = rows[family, name]
         ratios = {c: new[c] / old[c] for c in columns}
-        lines.append(f"| {family}: {name} | "
-                     + " | ".join(f"{ratios[c]:.2f}" for c in columns) + " |")
+        lines.append(
+            f"| {family}: {name} | " + " | ".join(f"{ratios[c]:.2f}" for c in columns) + " |"
+        )
         over += [f"{family}: {name}: {columns[c]} {r:.2f}" for c, r in ratios.items() if r > LIMIT]
-    lines.append(f"\nAll within {LIMIT}x of the checkout compared with." if not over else
-                 f"\nSLOWER THAN {LIMIT}x THE CHECKOUT COMPARED WITH: " + "; ".join(over))
+    lines.append(
+        f"\nAll within {LIMIT}x of the checkout compared with."
+        if not over
+        else f"\nSLOWER THAN {LIMIT}x THE CHECKOUT COMPARED WITH: " + "; ".join(over)
+    )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- the squeezed recipe
 
-def squeezed(data_dir=None, seed=0, batch_size=SQUEEZED["batch_size"], lr=SQUEEZED["lr"],
-             num_epochs=SQUEEZED["num_epochs"]):
+
+def squeezed(
+    data_dir=None,
+    seed=0,
+    batch_size=SQUEEZED["batch_size"],
+    lr=SQUEEZED["lr"],
+    num_epochs=SQUEEZED["num_epochs"],
+):
     """The squeezed recipe through ``train_ch3``: (final test accuracy, seconds)."""
     import d2l_softmax as d2l
-    train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size, data_dir=data_dir,
-                                                        seed=seed)
+
+    train_iter, test_iter = d2l.load_data_fashion_mnist(batch_size, data_dir=data_dir, seed=seed)
     net = d2l.SoftmaxRegression(seed=seed)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        h = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, num_epochs,
-                          d2l.Updater(net.params, lr), verbose=False,
-                          lr_schedule=d2l.cosine_schedule(lr, num_epochs),
-                          plot_path=os.path.join(tmp, "p.png"))
+        h = d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            num_epochs,
+            d2l.Updater(net.params, lr),
+            verbose=False,
+            lr_schedule=d2l.cosine_schedule(lr, num_epochs),
+            plot_path=os.path.join(tmp, "p.png"),
+        )
     return h.test_acc[-1], time.perf_counter() - start
 
 
 # ---------------------------------------------------------------- main
 
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/bench.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data-dir")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--only", help="run only the ways whose name contains this")
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: each way once, in this process, for 2 epochs; "
-                        "no whole-process runs (the figures mean nothing)")
-    parser.add_argument("--one-thread-per-op", action="store_true",
-                        help="run every way with one thread per op, as `d2l-softmax train` "
-                        "runs (tf.config.threading), instead of TensorFlow's default threads")
-    parser.add_argument("--skip-processes", action="store_true",
-                        help="leave out the whole-process runs and the squeezed recipe")
-    parser.add_argument("--against", metavar="DIR",
-                        help="also run each way that runs the package, and `d2l-softmax "
-                        "train`, with the package of the checkout in DIR (an older main), "
-                        "in the same rounds, and give the ratios new / against")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke test: each way once, in this process, for 2 epochs; "
+        "no whole-process runs (the figures mean nothing)",
+    )
+    parser.add_argument(
+        "--one-thread-per-op",
+        action="store_true",
+        help="run every way with one thread per op, as `d2l-softmax train` "
+        "runs (tf.config.threading), instead of TensorFlow's default threads",
+    )
+    parser.add_argument(
+        "--skip-processes",
+        action="store_true",
+        help="leave out the whole-process runs and the squeezed recipe",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also run each way that runs the package, and `d2l-softmax "
+        "train`, with the package of the checkout in DIR (an older main), "
+        "in the same rounds, and give the ratios new / against",
+    )
     parser.add_argument("--way", nargs=2, metavar=("FAMILY", "NAME"), help=argparse.SUPPRESS)
     parser.add_argument("--cells", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
@@ -283,8 +360,16 @@ def main(argv=None) -> int:
     if args.epochs:
         recipe.EPOCHS = args.epochs
     if args.way:  # (internal) one way, as the process to measure
-        print(json.dumps(run_way(*args.way, data_dir=args.data_dir, cells=args.cells,
-                                 one_thread_per_op=args.one_thread_per_op)))
+        print(
+            json.dumps(
+                run_way(
+                    *args.way,
+                    data_dir=args.data_dir,
+                    cells=args.cells,
+                    one_thread_per_op=args.one_thread_per_op,
+                )
+            )
+        )
         return 0
     if args.breakdown:
         print(json.dumps(breakdown(args.data_dir)))
@@ -293,20 +378,33 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     import ways
+
     if args.quick:
         recipe.EPOCHS, args.rounds, args.skip_processes = 2, 1, True
     keys = [k for k in ways.all_ways() if not args.only or args.only in f"{k[0]}: {k[1]}"]
-    rows = summarize(measure_ways(keys, args.data_dir, args.rounds, in_process=args.quick,
-                                  log=lambda m: print(m, file=sys.stderr, flush=True),
-                                  one_thread_per_op=args.one_thread_per_op,
-                                  against=args.against))
-    print(f"Fashion-MNIST, lr {recipe.LR}, batch {recipe.BATCH}, {recipe.EPOCHS} epochs; "
-          f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; "
-          + ("quick mode, each way once in one process" if args.quick else
-             f"each way in a fresh process, median of {args.rounds} rounds")
-          + ("; one thread per op" if args.one_thread_per_op else "")
-          + (f"; against the package in {args.against}" if args.against else "")
-          + "; epoch = one training pass + test accuracy\n")
+    rows = summarize(
+        measure_ways(
+            keys,
+            args.data_dir,
+            args.rounds,
+            in_process=args.quick,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+            one_thread_per_op=args.one_thread_per_op,
+            against=args.against,
+        )
+    )
+    print(
+        f"Fashion-MNIST, lr {recipe.LR}, batch {recipe.BATCH}, {recipe.EPOCHS} epochs; "
+        f"{os.cpu_count()} CPU cores, TensorFlow {tf.__version__}; "
+        + (
+            "quick mode, each way once in one process"
+            if args.quick
+            else f"each way in a fresh process, median of {args.rounds} rounds"
+        )
+        + ("; one thread per op" if args.one_thread_per_op else "")
+        + (f"; against the package in {args.against}" if args.against else "")
+        + "; epoch = one training pass + test accuracy\n"
+    )
     print(table(rows))
     if args.against:
         print("\n" + against_table(rows))
@@ -315,35 +413,48 @@ def main(argv=None) -> int:
         if name.startswith("train_ch3 XLA, ") and graph:
             print(f"\n{name[15:]}: {payback(graph, row)}")
     faster = beaten(rows)
-    print("\nNo way beat the fastest round of its family's bound." if not faster else
-          "\nFASTER THAN THE BOUND (the bound must be fixed): " + "; ".join(faster))
+    print(
+        "\nNo way beat the fastest round of its family's bound."
+        if not faster
+        else "\nFASTER THAN THE BOUND (the bound must be fixed): " + "; ".join(faster)
+    )
     if args.skip_processes:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="d2l_softmax_bench_") as tmp:
         medians = whole_processes(tmp, args.data_dir, against=args.against)
     base_wall, base_peak = medians["`import tensorflow` alone"]
-    print(f"\n| whole process, median of {PROCESS_RUNS} | wall s | peak memory MiB "
-          "| x `import tensorflow` wall |\n|---|---|---|---|")
+    print(
+        f"\n| whole process, median of {PROCESS_RUNS} | wall s | peak memory MiB "
+        "| x `import tensorflow` wall |\n|---|---|---|---|"
+    )
     for name, (wall, peak) in medians.items():
         print(f"| {name} | {wall:.2f} | {peak:.0f} | {wall / base_wall:.2f} |")
     if args.against:
         (new_wall, new_peak), (old_wall, old_peak) = (
-            medians["`d2l-softmax train`"], medians["`d2l-softmax train`" + AGAINST])
-        print(f"\n`d2l-softmax train`, new / against: wall {new_wall / old_wall:.2f}, "
-              f"peak memory {new_peak / old_peak:.2f}")
+            medians["`d2l-softmax train`"],
+            medians["`d2l-softmax train`" + AGAINST],
+        )
+        print(
+            f"\n`d2l-softmax train`, new / against: wall {new_wall / old_wall:.2f}, "
+            f"peak memory {new_peak / old_peak:.2f}"
+        )
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     parts = [timed_breakdown(lambda a: _child(a + data)) for _ in range(3)]
-    print("\n`d2l-softmax train`, where the time goes (median of 3, s): " + ", ".join(
-        f"{k} {statistics.median(p[k] for p in parts):.2f}" for k in parts[0]))
+    print(
+        "\n`d2l-softmax train`, where the time goes (median of 3, s): "
+        + ", ".join(f"{k} {statistics.median(p[k] for p in parts):.2f}" for k in parts[0])
+    )
 
     runs = [squeezed(args.data_dir, seed) for seed in range(3)]
     accs = [acc for acc, _ in runs]
-    print(f"\nSqueezed recipe (batch {SQUEEZED['batch_size']}, lr {SQUEEZED['lr']} cosine-decayed, "
-          f"{SQUEEZED['num_epochs']} epochs), seeds 0-2: test accuracy "
-          + ", ".join(f"{a:.4f}" for a in accs)
-          + f" (mean {statistics.mean(accs):.4f}); "
-          f"{statistics.median(t for _, t in runs):.1f} s each (median), compiling included")
+    print(
+        f"\nSqueezed recipe (batch {SQUEEZED['batch_size']}, lr {SQUEEZED['lr']} cosine-decayed, "
+        f"{SQUEEZED['num_epochs']} epochs), seeds 0-2: test accuracy "
+        + ", ".join(f"{a:.4f}" for a in accs)
+        + f" (mean {statistics.mean(accs):.4f}); "
+        f"{statistics.median(t for _, t in runs):.1f} s each (median), compiling included"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ False) or the MLP with the hand-derived gradient, no tape, in one TensorFlow
 function per epoch (XLA or a plain graph), or in NumPy with one BLAS thread. The
 fastest of them, column by column, is the bound the benchmark compares with.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,6 +20,7 @@ from recipe import BATCH, HIDDEN, LR, arrays
 def _draw_once(history, plot_path):
     """The training curves, drawn once at the end: the least a plot can cost."""
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(3.5, 2.5))
     ax = fig.subplots()
     for values in zip(*history):
@@ -42,6 +44,7 @@ def _test_chunk(n):
 def fused_tf(hidden: bool, jit: bool):
     """The epoch as one TensorFlow function (XLA or a plain graph): the hand-derived
     gradient, no tape, the batch gathered from the uint8 images in the loop."""
+
     def way(folder, seed):
         (Xtr, ytr), (Xte, yte) = arrays(folder)
         Xtr, Xte = tf.constant(Xtr.reshape(-1, 784)), tf.constant(Xte.reshape(-1, 784))
@@ -50,8 +53,10 @@ def fused_tf(hidden: bool, jit: bool):
 
         def run(plot_path):
             shapes = [(784, HIDDEN), (HIDDEN, 10)] if hidden else [(784, 10)]
-            Ws = [tf.Variable(tf.random.stateless_normal(s, seed=[seed, i], stddev=0.01))
-                  for i, s in enumerate(shapes)]
+            Ws = [
+                tf.Variable(tf.random.stateless_normal(s, seed=[seed, i], stddev=0.01))
+                for i, s in enumerate(shapes)
+            ]
             bs = [tf.Variable(tf.zeros(s[1])) for s in shapes]
 
             def forward(x):
@@ -83,16 +88,28 @@ def fused_tf(hidden: bool, jit: bool):
             def epoch(perm):
                 s = step(tf.gather(Xtr, perm[:tail]), tf.gather(ytr, perm[:tail]))
                 batches = tf.reshape(perm[tail:], (full, BATCH))
+
                 def body(i, s):
                     return i + 1, s + step(tf.gather(Xtr, batches[i]), tf.gather(ytr, batches[i]))
+
                 _, s = tf.while_loop(lambda i, s: i < full, body, (0, s))
                 chunk = _test_chunk(yte.shape[0])
                 chunks = tf.reshape(Xte, (-1, chunk, 784))
                 labels = tf.reshape(yte, (-1, chunk))
-                _, correct = tf.while_loop(lambda i, c: i < chunks.shape[0], lambda i, c: (
-                    i + 1, c + tf.reduce_sum(tf.cast(
-                        tf.argmax(forward(chunks[i])[1], 1, tf.int32) == labels[i], tf.float32))),
-                    (0, 0.0))
+                _, correct = tf.while_loop(
+                    lambda i, c: i < chunks.shape[0],
+                    lambda i, c: (
+                        i + 1,
+                        c
+                        + tf.reduce_sum(
+                            tf.cast(
+                                tf.argmax(forward(chunks[i])[1], 1, tf.int32) == labels[i],
+                                tf.float32,
+                            )
+                        ),
+                    ),
+                    (0, 0.0),
+                )
                 return s / n, correct / yte.shape[0]
 
             seconds, history = [], []
@@ -104,12 +121,15 @@ def fused_tf(hidden: bool, jit: bool):
                 seconds.append(time.perf_counter() - start)
             _draw_once(history, plot_path)
             return seconds, history[-1]
+
         return run
+
     return way
 
 
 def fused_numpy(hidden: bool):
     """The same in NumPy, one BLAS thread (the benchmark sets it for this process)."""
+
     def way(folder, seed):
         (Xtr, ytr), (Xte, yte) = arrays(folder)
         Xtr, Xte = Xtr.reshape(-1, 784), Xte.reshape(-1, 784)
@@ -133,7 +153,7 @@ def fused_numpy(hidden: bool):
             for _ in range(recipe.EPOCHS):
                 start = time.perf_counter()
                 order, loss, correct = rng.permutation(n), 0.0, 0
-                for a, b_ in bounds[0 if tail else 1:]:
+                for a, b_ in bounds[0 if tail else 1 :]:
                     idx = order[a:b_]
                     x, y = Xtr[idx], ytr[idx]
                     hs, z = forward(x)
@@ -151,11 +171,14 @@ def fused_numpy(hidden: bool):
                             d = back * (h > 0)
                 chunk = _test_chunk(len(yte))
                 test_acc = sum(
-                    int((forward(Xte[i:i + chunk])[1].argmax(1) == yte[i:i + chunk]).sum())
-                    for i in range(0, len(yte), chunk)) / len(yte)
+                    int((forward(Xte[i : i + chunk])[1].argmax(1) == yte[i : i + chunk]).sum())
+                    for i in range(0, len(yte), chunk)
+                ) / len(yte)
                 history.append((loss / n, correct / n, test_acc))
                 seconds.append(time.perf_counter() - start)
             _draw_once(history, plot_path)
             return seconds, history[-1]
+
         return run
+
     return way

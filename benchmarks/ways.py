@@ -12,6 +12,7 @@ next chapters). Each has the book's eager loop, Keras ``fit``, ``train_ch3`` wit
 book's own code, and hand-fused bounds (:mod:`bounds`): the same work with nothing
 general left in, so the fastest of them is the fastest way this machine has.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,6 +27,7 @@ import recipe
 from recipe import BATCH, HIDDEN, LR, arrays
 
 # ---------------------------------------------------------------- the book's code
+
 
 def chapter_softmax(seed):
     """The chapter's model as the book writes it: ``(net, loss, updater)``."""
@@ -90,57 +92,84 @@ def keras_model(hidden: bool, seed):
     layers = [tf.keras.layers.Flatten()]
     if hidden:
         layers.append(tf.keras.layers.Dense(HIDDEN, activation="relu"))
-    layers.append(tf.keras.layers.Dense(
-        10, kernel_initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01)))
+    layers.append(
+        tf.keras.layers.Dense(
+            10, kernel_initializer=tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
+        )
+    )
     return tf.keras.models.Sequential(layers)
 
 
 def keras_dense(seed):
-    return (keras_model(False, seed),
-            tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            tf.keras.optimizers.SGD(learning_rate=LR))
+    return (
+        keras_model(False, seed),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        tf.keras.optimizers.SGD(learning_rate=LR),
+    )
 
 
 def keras_mlp(seed):
-    return (keras_model(True, seed),
-            tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            tf.keras.optimizers.SGD(learning_rate=LR))
+    return (
+        keras_model(True, seed),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        tf.keras.optimizers.SGD(learning_rate=LR),
+    )
 
 
 # ---------------------------------------------------------------- train_ch3
 
+
 def train_ch3(model, jit_compile=None):
     """``train_ch3`` with the model ``model(seed)`` gives, on the loader's datasets;
     ``jit_compile`` as ``train_ch3`` takes it (None: its own choice)."""
+
     def way(folder, seed):
         train_iter, test_iter = d2l.load_data_fashion_mnist(BATCH, data_dir=folder, seed=seed)
 
         def run(plot_path):
             net, loss, updater = model(seed)
-            h = d2l.train_ch3(net, train_iter, test_iter, loss, recipe.EPOCHS, updater,
-                              verbose=False, check=False, plot_path=plot_path,
-                              jit_compile=jit_compile)
+            h = d2l.train_ch3(
+                net,
+                train_iter,
+                test_iter,
+                loss,
+                recipe.EPOCHS,
+                updater,
+                verbose=False,
+                check=False,
+                plot_path=plot_path,
+                jit_compile=jit_compile,
+            )
             return h.epoch_seconds, (h.train_loss[-1], h.train_acc[-1], h.test_acc[-1])
+
         return run
+
     return way
 
 
 # ---------------------------------------------------------------- the book's eager loop
 
+
 def book_loop(model):
     """The book's ``train_ch3`` as it writes it, eagerly: batch-then-shuffle tf.data,
     a GradientTape per batch, Python accumulators, its Animator."""
+
     def way(folder, seed):
         (Xtr, ytr), (Xte, yte) = arrays(folder)
         process = lambda X, y: (tf.expand_dims(X, axis=3) / 255, tf.cast(y, dtype="int32"))
-        train_iter = tf.data.Dataset.from_tensor_slices(process(Xtr, ytr)).batch(BATCH).shuffle(
-            len(Xtr), seed=seed)
+        train_iter = (
+            tf.data.Dataset.from_tensor_slices(process(Xtr, ytr))
+            .batch(BATCH)
+            .shuffle(len(Xtr), seed=seed)
+        )
         test_iter = tf.data.Dataset.from_tensor_slices(process(Xte, yte)).batch(BATCH)
 
         def run(plot_path):
             net, loss, updater = model(seed)
             return _book_train_ch3(net, train_iter, test_iter, loss, updater, plot_path)
+
         return run
+
     return way
 
 
@@ -154,9 +183,15 @@ def _book_accuracy(y_hat, y):
 def _book_train_ch3(net, train_iter, test_iter, loss, updater, plot_path):
     keras_loss = isinstance(loss, tf.keras.losses.Loss)
     keras_optimizer = isinstance(updater, tf.keras.optimizers.Optimizer)
-    animator = d2l.Animator(xlabel="epoch", xlim=[1, recipe.EPOCHS], ylim=[0.3, 0.9],
-                            legend=["train loss", "train acc", "test acc"],
-                            save_path=plot_path, verbose=False, live=False)
+    animator = d2l.Animator(
+        xlabel="epoch",
+        xlim=[1, recipe.EPOCHS],
+        ylim=[0.3, 0.9],
+        legend=["train loss", "train acc", "test acc"],
+        save_path=plot_path,
+        verbose=False,
+        live=False,
+    )
     seconds = []
     for epoch in range(recipe.EPOCHS):
         start = time.perf_counter()
@@ -184,8 +219,10 @@ def _book_train_ch3(net, train_iter, test_iter, loss, updater, plot_path):
 
 # ---------------------------------------------------------------- Keras fit
 
+
 def keras_fit(hidden: bool):
     """Keras ``fit`` on float arrays with the same net, loss and SGD, validating each epoch."""
+
     def way(folder, seed):
         (Xtr, ytr), (Xte, yte) = arrays(folder)
         Xtr, Xte = (np.float32(X[..., None]) / 255 for X in (Xtr, Xte))
@@ -193,8 +230,11 @@ def keras_fit(hidden: bool):
 
         def run(plot_path):
             net = keras_model(hidden, seed)
-            net.compile(optimizer=tf.keras.optimizers.SGD(LR), metrics=["accuracy"],
-                        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            net.compile(
+                optimizer=tf.keras.optimizers.SGD(LR),
+                metrics=["accuracy"],
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
             seconds = []
 
             class Seconds(tf.keras.callbacks.Callback):  # validation is inside the epoch
@@ -204,10 +244,19 @@ def keras_fit(hidden: bool):
                 def on_epoch_end(self, epoch, logs=None):
                     seconds.append(time.perf_counter() - self.start)
 
-            logs = net.fit(Xtr, ytr, batch_size=BATCH, epochs=recipe.EPOCHS, verbose=0,
-                           validation_data=(Xte, yte), callbacks=[Seconds()]).history
+            logs = net.fit(
+                Xtr,
+                ytr,
+                batch_size=BATCH,
+                epochs=recipe.EPOCHS,
+                verbose=0,
+                validation_data=(Xte, yte),
+                callbacks=[Seconds()],
+            ).history
             return seconds, (logs["loss"][-1], logs["accuracy"][-1], logs["val_accuracy"][-1])
+
         return run
+
     return way
 
 
@@ -215,10 +264,19 @@ def keras_fit(hidden: bool):
 
 BOUNDS = ("bound: fused XLA", "bound: fused graph", "bound: fused NumPy")
 NETS = {  # the softmax family, then the MLP family
-    "the chapter's code": chapter_softmax, "package model": package_softmax,
-    "Keras Dense": keras_dense, "MLP from scratch": mlp_scratch, "Keras MLP": keras_mlp}
-FAMILY = {"the chapter's code": "softmax", "package model": "softmax", "Keras Dense": "softmax",
-          "MLP from scratch": "MLP", "Keras MLP": "MLP"}
+    "the chapter's code": chapter_softmax,
+    "package model": package_softmax,
+    "Keras Dense": keras_dense,
+    "MLP from scratch": mlp_scratch,
+    "Keras MLP": keras_mlp,
+}
+FAMILY = {
+    "the chapter's code": "softmax",
+    "package model": "softmax",
+    "Keras Dense": "softmax",
+    "MLP from scratch": "MLP",
+    "Keras MLP": "MLP",
+}
 # the book's loop a train_ch3 row is compared with: the same net (the package's model
 # does the chapter's arithmetic)
 BOOK_OF = {"package model": "the chapter's code"}
@@ -242,8 +300,11 @@ def all_ways() -> dict:
         for name in nets:
             if name in XLA_TOO:
                 ways[family, f"train_ch3 XLA, {name}"] = train_ch3(NETS[name], jit_compile=True)
-        fused = (bounds.fused_tf(hidden, True), bounds.fused_tf(hidden, False),
-                 bounds.fused_numpy(hidden))
+        fused = (
+            bounds.fused_tf(hidden, True),
+            bounds.fused_tf(hidden, False),
+            bounds.fused_numpy(hidden),
+        )
         for bound, way in zip(BOUNDS, fused):
             ways[family, bound] = way
     return ways

@@ -7,6 +7,7 @@ them. Also the earlier chapters' helpers that later chapters reuse: :class:`Time
 ``linreg``, ``squared_loss`` and ``load_array`` (weight decay, model selection), and the
 model-selection chapter's ``evaluate_loss``.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,6 +53,7 @@ def size(a) -> int:
 
 
 # ---------------------------------------------------------------- earlier chapters' helpers
+
 
 class Timer:
     """Record several running times: ``start()``, ``stop()``, then ``avg()``, ``sum()``."""

@@ -4,6 +4,7 @@ Plain Python (no TensorFlow, no NumPy), so that ``d2l-softmax`` can check its
 arguments before it imports anything heavy. Each raises ``ValueError`` saying what
 was expected and what came.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,10 @@ def check_lr(lr, what: str = "learning rate", *, zero_ok: bool = False) -> float
         raise ValueError(f"{what} must be {expected}, got {lr!r}")
     rounded = as_float32(value)
     if rounded == 0 or not math.isfinite(rounded):
-        raise ValueError(f"{what} {value!r} is {rounded} in float32, the precision the "
-                         "update runs in: use a value between 1e-38 and 3e38")
+        raise ValueError(
+            f"{what} {value!r} is {rounded} in float32, the precision the "
+            "update runs in: use a value between 1e-38 and 3e38"
+        )
     return value
 
 
@@ -55,7 +58,10 @@ def check_seed(seed, what: str = "seed"):
     """``seed`` as an int in 0..2**63 - 1, or None (no seed: a different run each time)."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or \
-            not 0 <= seed <= MAX_SEED:
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, numbers.Integral)
+        or not 0 <= seed <= MAX_SEED
+    ):
         raise ValueError(f"{what} must be None or an integer in 0..{MAX_SEED}, got {seed!r}")
     return int(seed)

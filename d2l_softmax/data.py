@@ -4,6 +4,7 @@
 available here too, as the book has them in one place. How the engine trains on
 the arrays themselves is in :mod:`d2l_softmax.engine.source`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +30,15 @@ from .io.idx import PathLike
 MAX_RESIZE = 1024  # a (256, 1024, 1024, 1) float32 batch is already 1 GiB
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
-                 shuffle: bool, resize: int | None = None,
-                 seed: int | None = None) -> tf.data.Dataset:
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    resize: int | None = None,
+    seed: int | None = None,
+) -> tf.data.Dataset:
     """A tf.data pipeline over in-memory images (uint8 ``(N, 28, 28)``) and labels.
 
     With ``shuffle`` the examples (not the batches) are reshuffled on every pass.
@@ -56,11 +63,12 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     def batches(order):
         @tf.autograph.experimental.do_not_convert
         def batch(i):
-            idx = order[starts[i]:ends[i]]
+            idx = order[starts[i] : ends[i]]
             X = scale_pixels(tf.gather(images_t, idx))
             if resize:
                 X = tf.image.resize_with_pad(X, resize, resize)
             return X, tf.gather(labels_t, idx)
+
         return tf.data.Dataset.range(len(ends)).map(batch)
 
     ds = tf.data.Dataset.range(1).map(this_pass_order).flat_map(batches)
@@ -71,9 +79,14 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *,
     return ds
 
 
-def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
-                            data_dir: PathLike | None = None, seed: int | None = None,
-                            download: bool = True) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def load_data_fashion_mnist(
+    batch_size: int,
+    resize: int | None = None,
+    *,
+    data_dir: PathLike | None = None,
+    seed: int | None = None,
+    download: bool = True,
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Load Fashion-MNIST into memory and return ``(train_iter, test_iter)``.
 
     Each yields ``(X, y)``: X float32 in [0, 1] of shape ``(B, 28, 28, 1)``
@@ -86,11 +99,16 @@ def load_data_fashion_mnist(batch_size: int, resize: int | None = None, *,
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
-    if resize is not None and (isinstance(resize, bool) or not isinstance(resize, (int, np.integer))
-                               or not 1 <= resize <= MAX_RESIZE):
+    if resize is not None and (
+        isinstance(resize, bool)
+        or not isinstance(resize, (int, np.integer))
+        or not 1 <= resize <= MAX_RESIZE
+    ):
         raise ValueError(f"resize must be None or an integer in 1..{MAX_RESIZE}, got {resize!r}")
     folder = find_fashion_mnist(data_dir, download=download)
     train = read_fashion_mnist(folder, "train")
     test = read_fashion_mnist(folder, "test")
-    return (make_dataset(*train, batch_size, shuffle=True, resize=resize, seed=seed),
-            make_dataset(*test, batch_size, shuffle=False, resize=resize))
+    return (
+        make_dataset(*train, batch_size, shuffle=True, resize=resize, seed=seed),
+        make_dataset(*test, batch_size, shuffle=False, resize=resize),
+    )

@@ -4,6 +4,7 @@ weights as images, and the probabilities it gives each class.
 The book's plotting helpers (``plot``, ``Animator``, ``show_images``) are in
 :mod:`d2l_softmax.plots`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -28,12 +29,16 @@ def confusion_matrix(y_true, y_pred, num_classes: int = 10) -> np.ndarray:
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{y_true.size} true labels but {y_pred.size} predictions")
     flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)
-    return np.bincount(flat, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes).astype(np.int32)
+    return (
+        np.bincount(flat, minlength=num_classes * num_classes)
+        .reshape(num_classes, num_classes)
+        .astype(np.int32)
+    )
 
 
-def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_path=None,
-                          figsize=(6, 5.5)):
+def plot_confusion_matrix(
+    matrix: np.ndarray, labels: Sequence[str], *, save_path=None, figsize=(6, 5.5)
+):
     """A heat map of a confusion matrix (row: true class, column: predicted)."""
     fig, axes = subplots(1, 1, figsize)
     ax = axes[0, 0]
@@ -43,8 +48,15 @@ def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], *, save_pat
     ax.set_xlabel("predicted"), ax.set_ylabel("true")
     threshold = matrix.max() / 2
     for (i, j), v in np.ndenumerate(matrix):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                color="white" if v > threshold else "black")
+        ax.text(
+            j,
+            i,
+            str(v),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if v > threshold else "black",
+        )
     fig.colorbar(im, ax=ax, shrink=0.8)
     finish(fig, save_path)
     return ax
@@ -66,14 +78,19 @@ def show_weights(W, labels: Sequence[str], *, scale: float = 1.5, save_path=None
     for j, (ax, title) in enumerate(zip(axes.ravel(), labels)):
         _template(ax, W[:, j], bound)
         ax.set_title(title)
-    for ax in axes.ravel()[W.shape[1]:]:
+    for ax in axes.ravel()[W.shape[1] :]:
         ax.axis("off")
     finish(fig, save_path)
     return axes
 
 
-def show_weight_strip(snapshots: Mapping[int, np.ndarray], labels: Sequence[str], *,
-                      scale: float = 0.9, save_path=None):
+def show_weight_strip(
+    snapshots: Mapping[int, np.ndarray],
+    labels: Sequence[str],
+    *,
+    scale: float = 0.9,
+    save_path=None,
+):
     """The templates as training goes: one row per epoch, one column per class.
 
     ``snapshots`` maps an epoch to a copy of W (784, q) taken after it. Each row has
@@ -96,8 +113,9 @@ def show_weight_strip(snapshots: Mapping[int, np.ndarray], labels: Sequence[str]
     return axes
 
 
-def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int = 2,
-                       save_path=None):
+def show_probabilities(
+    imgs, probs, labels: Sequence[str], y=None, *, ncols: int = 2, save_path=None
+):
     """Each image beside a bar chart of the probabilities the model gives each class.
 
     imgs (n, 28, 28) or (n, 28, 28, 1); probs (n, q), rows summing to 1; labels: the q
@@ -108,8 +126,7 @@ def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int
     probs = np.asarray(probs, dtype=float)
     n, q = probs.shape
     rows = -(-n // ncols)
-    fig, axes = subplots(rows, 2 * ncols, (ncols * 4.4, rows * 1.9),
-                          width_ratios=[1, 1.6] * ncols)
+    fig, axes = subplots(rows, 2 * ncols, (ncols * 4.4, rows * 1.9), width_ratios=[1, 1.6] * ncols)
     pairs = axes.reshape(rows * ncols, 2)
     for i, (img_ax, bar_ax) in enumerate(pairs):
         if i >= n:
@@ -129,7 +146,6 @@ def show_probabilities(imgs, probs, labels: Sequence[str], y=None, *, ncols: int
         bar_ax.tick_params(axis="x", labelsize=8)
         if y is not None:
             bar_ax.get_yticklabels()[int(y[i])].set_fontweight("bold")
-        bar_ax.set_title(f"{labels[pred]} {probs[i, pred]:.0%}", fontsize=9,
-                         color=colors[pred])
+        bar_ax.set_title(f"{labels[pred]} {probs[i, pred]:.0%}", fontsize=9, color=colors[pred])
     finish(fig, save_path)
     return pairs[:n, 1]

@@ -1,4 +1,5 @@
 """Classification accuracy and a running sum, as the chapter defines them."""
+
 from __future__ import annotations
 
 import tensorflow as tf

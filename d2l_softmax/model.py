@@ -4,6 +4,7 @@ Shapes: a batch of B examples with d = 784 inputs and q = 10 classes;
 X (B, d), W (d, q), b (q,), logits Z = X W + b (B, q), probabilities A (B, q),
 labels y (B,) in 0..q-1.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,11 +67,20 @@ class SoftmaxRegression(tf.Module):
     ``seed`` makes the initialisation reproducible.
     """
 
-    def __init__(self, num_inputs: int = 784, num_outputs: int = 10, *,
-                 sigma: float = 0.01, seed: int | None = None, name: str | None = None):
+    def __init__(
+        self,
+        num_inputs: int = 784,
+        num_outputs: int = 10,
+        *,
+        sigma: float = 0.01,
+        seed: int | None = None,
+        name: str | None = None,
+    ):
         super().__init__(name=name)
-        shape = (check_positive_int(num_inputs, "num_inputs"),
-                 check_positive_int(num_outputs, "num_outputs"))
+        shape = (
+            check_positive_int(num_inputs, "num_inputs"),
+            check_positive_int(num_outputs, "num_outputs"),
+        )
         if not np.isfinite(sigma) or sigma < 0:
             raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
         seed = check_seed(seed)
@@ -91,10 +101,13 @@ class SoftmaxRegression(tf.Module):
         X = tf.convert_to_tensor(X)
         d = self.W.shape[0]
         per_example = X.shape[1:].num_elements()
-        if X.shape.rank is not None and (X.shape.rank < 2 or
-                                         (per_example is not None and per_example != d)):
-            raise ValueError(f"expected a batch of inputs with {d} values each "
-                             f"(e.g. shape (B, 28, 28, 1)), got shape {tuple(X.shape)}")
+        if X.shape.rank is not None and (
+            X.shape.rank < 2 or (per_example is not None and per_example != d)
+        ):
+            raise ValueError(
+                f"expected a batch of inputs with {d} values each "
+                f"(e.g. shape (B, 28, 28, 1)), got shape {tuple(X.shape)}"
+            )
         return tf.reshape(tf.cast(X, self.W.dtype), (-1, d))
 
     def logits(self, X: tf.Tensor) -> tf.Tensor:
@@ -153,9 +166,12 @@ def trains_on_logits(net, loss) -> bool:
     ``net`` is a :class:`SoftmaxRegression` whose ``__call__`` is softmax(logits) (a
     subclass may change ``logits``, not ``__call__``) and ``loss`` a :class:`CrossEntropy`
     whose ``__call__`` is not changed either."""
-    return (isinstance(net, SoftmaxRegression)
-            and type(net).__call__ is SoftmaxRegression.__call__
-            and isinstance(loss, CrossEntropy) and type(loss).__call__ is CrossEntropy.__call__)
+    return (
+        isinstance(net, SoftmaxRegression)
+        and type(net).__call__ is SoftmaxRegression.__call__
+        and isinstance(loss, CrossEntropy)
+        and type(loss).__call__ is CrossEntropy.__call__
+    )
 
 
 def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple:
@@ -168,8 +184,9 @@ def softmax_regression_grad(X: tf.Tensor, A: tf.Tensor, y: tf.Tensor) -> tuple:
     X, A, y = tf.convert_to_tensor(X), tf.convert_to_tensor(A), tf.convert_to_tensor(y)
     check_lined_up("A", A, y)
     if X.shape.rank != 2 or not X.shape[:1].is_compatible_with(A.shape[:1]):
-        raise ValueError(f"X {tuple(X.shape)} and A {tuple(A.shape)} do not line up: "
-                         "X must be (batch, inputs)")
+        raise ValueError(
+            f"X {tuple(X.shape)} and A {tuple(A.shape)} do not line up: X must be (batch, inputs)"
+        )
     y = check_labels(y, A.shape[-1])
     delta = A - tf.one_hot(y, A.shape[-1], dtype=A.dtype)
     return tf.matmul(X, delta, transpose_a=True), tf.reduce_sum(delta, axis=0)

@@ -3,6 +3,7 @@
 The update for softmax regression, from the chapter:
 W <- W - lr * X^T (A - Y) / B,  b <- b - lr * sum(A - Y) / B.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,7 @@ from .model import (
 )
 
 
-def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float,
-        batch_size) -> None:
+def sgd(params: Sequence[tf.Variable], grads: Sequence[tf.Tensor], lr: float, batch_size) -> None:
     """Minibatch SGD: param <- param - lr * grad / batch_size, for each pair.
 
     ``grads`` are gradients of the loss summed over the minibatch, one per parameter.
@@ -45,8 +45,9 @@ class Updater:
 
     def __init__(self, params: Sequence[tf.Variable], lr: float):
         self.params = list(params)
-        self._lr = tf.Variable(check_lr(lr, zero_ok=True), trainable=False, dtype=tf.float32,
-                               name="lr")
+        self._lr = tf.Variable(
+            check_lr(lr, zero_ok=True), trainable=False, dtype=tf.float32, name="lr"
+        )
 
     @property
     def lr(self) -> float:
@@ -73,15 +74,21 @@ class AnalyticUpdater(Updater):
 
     def __init__(self, model: SoftmaxRegression, lr: float):
         if not isinstance(model, SoftmaxRegression):
-            raise TypeError("AnalyticUpdater needs a SoftmaxRegression, "
-                            f"got {type(model).__name__}")
-        changed = [name for name in ("__call__", "logits")
-                   if getattr(type(model), name) is not getattr(SoftmaxRegression, name)
-                   or name in vars(model)]
+            raise TypeError(
+                f"AnalyticUpdater needs a SoftmaxRegression, got {type(model).__name__}"
+            )
+        changed = [
+            name
+            for name in ("__call__", "logits")
+            if getattr(type(model), name) is not getattr(SoftmaxRegression, name)
+            or name in vars(model)
+        ]
         if changed:
-            raise TypeError(f"AnalyticUpdater computes the gradient of softmax(X W + b) itself; "
-                            f"{type(model).__name__} changes {' and '.join(changed)}: train it "
-                            "with Updater (the tape) instead")
+            raise TypeError(
+                f"AnalyticUpdater computes the gradient of softmax(X W + b) itself; "
+                f"{type(model).__name__} changes {' and '.join(changed)}: train it "
+                "with Updater (the tape) instead"
+            )
         super().__init__(model.params, lr)
         self.model = model
 
@@ -89,10 +96,12 @@ class AnalyticUpdater(Updater):
         """Refuse to train anything but its own model with ``cross_entropy``, the loss
         whose gradient it computes (another loss or net would be trained as that one)."""
         if not (net is self.model and trains_on_logits(net, loss) and "logits" not in vars(net)):
-            raise TypeError(f"{type(self).__name__} computes the gradient of its own "
-                            "SoftmaxRegression's cross-entropy: train that model with "
-                            "d2l.cross_entropy, or use d2l.Updater (the tape) for this net "
-                            "and loss")
+            raise TypeError(
+                f"{type(self).__name__} computes the gradient of its own "
+                "SoftmaxRegression's cross-entropy: train that model with "
+                "d2l.cross_entropy, or use d2l.Updater (the tape) for this net "
+                "and loss"
+            )
 
     def train_step(self, X: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """X (B, 28, 28, 1), y (B,) -> logits (B, q) and losses (B,) before the step."""

@@ -6,6 +6,7 @@ figure to a PNG (:mod:`d2l_softmax.io.terminal`). How figures are shown inline (
 at 2x, the same bytes for the same figure) is in :mod:`d2l_softmax.io.display`; the
 package's own figures of what the model learned are in :mod:`d2l_softmax.figures`.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,6 +25,7 @@ __all__ = ["Animator", "plot", "set_axes", "set_figsize", "show_images"]
 def set_figsize(figsize=(3.5, 2.5)) -> None:
     """Set the size (width, height) in inches of the figures pyplot makes from now on."""
     import matplotlib.pyplot as plt
+
     set_up_display()
     plt.rcParams["figure.figsize"] = figsize
 
@@ -41,12 +43,24 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend) -> None:
 def _has_one_axis(X) -> bool:
     """True for one curve's values: a 1-D array or tensor, or a flat list of numbers."""
     return (hasattr(X, "ndim") and X.ndim == 1) or (
-        isinstance(X, list) and len(X) > 0 and not hasattr(X[0], "__len__"))
+        isinstance(X, list) and len(X) > 0 and not hasattr(X[0], "__len__")
+    )
 
 
-def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
-         xscale="linear", yscale="linear", fmts=("-", "m--", "g-.", "r:"),
-         figsize=(3.5, 2.5), axes=None) -> None:
+def plot(
+    X,
+    Y=None,
+    xlabel=None,
+    ylabel=None,
+    legend=None,
+    xlim=None,
+    ylim=None,
+    xscale="linear",
+    yscale="linear",
+    fmts=("-", "m--", "g-.", "r:"),
+    figsize=(3.5, 2.5),
+    axes=None,
+) -> None:
     """Plot one curve or several, as the book's ``d2l.plot``, on ``axes`` (default:
     pyplot's current axes, cleared first).
 
@@ -55,6 +69,7 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
     shared by every Y. ``fmts`` are the curves' matplotlib formats, in turn.
     """
     import matplotlib.pyplot as plt
+
     set_figsize(figsize)
     axes = axes if axes is not None else plt.gca()
     if _has_one_axis(X):
@@ -89,11 +104,25 @@ class Animator:
     who calls :meth:`save` when it suits (the command line saves the model first).
     """
 
-    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
-                 xscale="linear", yscale="linear", fmts=("-o", "m--s", "g-.^", "r:D"),
-                 nrows=1, ncols=1, figsize=(3.5, 2.5), *, save_path=None,
-                 verbose: bool = True, live: bool | None = None,
-                 save_every: float | None = 2.0):
+    def __init__(
+        self,
+        xlabel=None,
+        ylabel=None,
+        legend=None,
+        xlim=None,
+        ylim=None,
+        xscale="linear",
+        yscale="linear",
+        fmts=("-o", "m--s", "g-.^", "r:D"),
+        nrows=1,
+        ncols=1,
+        figsize=(3.5, 2.5),
+        *,
+        save_path=None,
+        verbose: bool = True,
+        live: bool | None = None,
+        save_every: float | None = 2.0,
+    ):
         self.legend = list(legend or [])
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.xscale, self.yscale = xscale, yscale
@@ -114,13 +143,24 @@ class Animator:
         xs = [x for row in (self.X or []) for x in row]
         ys = [y for row in (self.Y or []) for y in row]
         ax = self.axes[0]
-        set_axes(ax, self.xlabel, self.ylabel or ylabel_for(self.legend),
-                 widened(self.xlim, xs, self.xscale), widened(self.ylim, ys, self.yscale),
-                 self.xscale, self.yscale,
-                 None)
+        set_axes(
+            ax,
+            self.xlabel,
+            self.ylabel or ylabel_for(self.legend),
+            widened(self.xlim, xs, self.xscale),
+            widened(self.ylim, ys, self.yscale),
+            self.xscale,
+            self.yscale,
+            None,
+        )
         if self.legend:  # outside the axes: it never covers a curve
-            ax.legend(self.legend, loc="upper left", bbox_to_anchor=(1.02, 1),
-                      borderaxespad=0, frameon=False)
+            ax.legend(
+                self.legend,
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1),
+                borderaxespad=0,
+                frameon=False,
+            )
 
     def add(self, x, y) -> None:
         """Add one point per line: ``y`` a number or a sequence, ``x`` shared or one each."""
@@ -161,6 +201,7 @@ class Animator:
 
     def _show(self) -> None:
         from IPython import display
+
         if self._handle is None:
             self._handle = display.display(self.fig, display_id=True)
         else:
@@ -198,8 +239,15 @@ class Animator:
         self._handle = None
 
 
-def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None = None,
-                scale: float = 1.5, *, save_path=None):
+def show_images(
+    imgs,
+    num_rows: int,
+    num_cols: int,
+    titles: Sequence[str] | None = None,
+    scale: float = 1.5,
+    *,
+    save_path=None,
+):
     """Plot a grid of images (N, H, W) with optional titles; return the axes (flat).
 
     In Jupyter the figure shows in the cell; with ``save_path`` it is saved as well,
@@ -214,7 +262,7 @@ def show_images(imgs, num_rows: int, num_cols: int, titles: Sequence[str] | None
         ax.axes.get_yaxis().set_visible(False)
         if titles is not None and i < len(titles):
             ax.set_title(titles[i])
-    for ax in axes[len(imgs):]:
+    for ax in axes[len(imgs) :]:
         ax.axis("off")
     finish(fig, save_path)
     return axes

@@ -11,10 +11,10 @@ loss that diverges). Skipping the engine, read ``run_epoch(step, ..., data_iter)
 
 ``run_eagerly=True`` runs exactly that, in Python, for stepping through with a debugger.
 """
+
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +29,7 @@ from .engine.interrupt import StopOnInterrupt
 from .engine.loops import TrainingDivergedError
 from .engine.program import programs_kept, set_learning_rate
 from .io.display import AxesList
+from .io.terminal import epoch_bar
 from .model import trains_on_logits
 from .plots import Animator, show_images
 
@@ -36,11 +37,19 @@ from .plots import Animator, show_images
 @dataclass
 class History:
     """Per-epoch numbers from :func:`train_ch3`."""
+
     train_loss: list = field(default_factory=list)
     train_acc: list = field(default_factory=list)
     test_acc: list = field(default_factory=list)
     epoch_seconds: list = field(default_factory=list)
     interrupted: bool = False
+
+    def add(self, train_loss, train_acc, test_acc, *, seconds) -> None:
+        """Record one epoch's numbers."""
+        self.train_loss.append(float(train_loss))
+        self.train_acc.append(float(train_acc))
+        self.test_acc.append(float(test_acc))
+        self.epoch_seconds.append(float(seconds))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,12 +58,15 @@ class History:
         if not self.train_loss:
             return "History(no epochs)"
         stopped = ", interrupted" if self.interrupted else ""
-        return (f"History({len(self.train_loss)} epochs{stopped}"
-                f": train loss {self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.4f}, "
-                f"test acc {self.test_acc[-1]:.4f})")
+        return (
+            f"History({len(self.train_loss)} epochs{stopped}"
+            f": train loss {self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.4f}, "
+            f"test acc {self.test_acc[-1]:.4f})"
+        )
 
 
 # ---------------------------------------------------------------- one step
+
 
 def forward(net, loss, X, y):
     """``(y_hat, l)``: the predictions and the loss, as the book calls them (a Keras loss
@@ -104,16 +116,27 @@ def batch_size(X: tf.Tensor):
 
 def make_eval_step(net) -> Callable:
     """``step(X, y) -> (correct count, count)``."""
+
     def step(X, y):
         return correct_count(net(X), y), examples(y)
+
     return step
 
 
 # ---------------------------------------------------------------- one epoch
 
-def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False,
-                    jit_compile: bool | None = None, _epoch: int | None = None,
-                    _run_steps: int | None = None) -> tuple[float, float]:
+
+def train_epoch_ch3(
+    net,
+    train_iter,
+    loss,
+    updater,
+    *,
+    run_eagerly: bool = False,
+    jit_compile: bool | None = None,
+    _epoch: int | None = None,
+    _run_steps: int | None = None,
+) -> tuple[float, float]:
     """Train ``net`` for one pass over ``train_iter``; return (mean loss, mean accuracy).
     The accuracy is NaN for float labels (a regression's targets).
 
@@ -128,8 +151,15 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     """
     step = make_train_step(net, loss, updater)
     loss_sum, correct, count = run_epoch(
-        step, (net, loss, updater), train_iter, training=True, run_eagerly=run_eagerly,
-        jit_compile=jit_compile, run_steps=_run_steps, epoch=_epoch)
+        step,
+        (net, loss, updater),
+        train_iter,
+        training=True,
+        run_eagerly=run_eagerly,
+        jit_compile=jit_compile,
+        run_steps=_run_steps,
+        epoch=_epoch,
+    )
     if count == 0:
         raise ValueError("train_iter yielded no examples")
     if not math.isfinite(loss_sum):
@@ -137,16 +167,23 @@ def train_epoch_ch3(net, train_iter, loss, updater, *, run_eagerly: bool = False
     return float(loss_sum / count), float(correct / count)
 
 
-def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
-                      jit_compile: bool | None = False) -> float:
+def evaluate_accuracy(
+    net, data_iter, *, run_eagerly: bool = False, jit_compile: bool | None = False
+) -> float:
     """The fraction of ``data_iter`` that ``net`` classifies correctly, in [0, 1].
 
     Compiled as a plain graph by default, not XLA: one pass over the test set is a
     few milliseconds either way, and the plain graph compiles in about a third of
     the time (XLA pays off in training, where the step is repeated).
     """
-    correct, count = run_epoch(make_eval_step(net), (net,), data_iter, training=False,
-                               run_eagerly=run_eagerly, jit_compile=jit_compile)
+    correct, count = run_epoch(
+        make_eval_step(net),
+        (net,),
+        data_iter,
+        training=False,
+        run_eagerly=run_eagerly,
+        jit_compile=jit_compile,
+    )
     if count == 0:
         raise ValueError("data_iter yielded no examples")
     return float(correct / count)
@@ -154,11 +191,23 @@ def evaluate_accuracy(net, data_iter, *, run_eagerly: bool = False,
 
 # ---------------------------------------------------------------- the chapter's loop
 
-def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
-              run_eagerly: bool = False, jit_compile: bool | None = None,
-              animator: Animator | None = None, plot_path=None, check: bool = True,
-              verbose: bool = True, lr_schedule: Callable[[int], float] | None = None
-              ) -> History:
+
+def train_ch3(
+    net,
+    train_iter,
+    test_iter,
+    loss,
+    num_epochs: int,
+    updater,
+    *,
+    run_eagerly: bool = False,
+    jit_compile: bool | None = None,
+    animator: Animator | None = None,
+    plot_path=None,
+    check: bool = True,
+    verbose: bool = True,
+    lr_schedule: Callable[[int], float] | None = None,
+) -> History:
     """Train ``net`` for ``num_epochs``, drawing loss and accuracies as it goes.
 
     Takes what :func:`train_epoch_ch3` takes. The book's sanity checks follow
@@ -172,37 +221,46 @@ def train_ch3(net, train_iter, test_iter, loss, num_epochs: int, updater, *,
     """
     num_epochs = check_positive_int(num_epochs, "num_epochs")
     if animator is None:
-        animator = Animator(xlabel="epoch", xlim=[1, float(num_epochs)], ylim=[0.3, 0.9],
-                            legend=["train loss", "train acc", "test acc"],
-                            save_path=plot_path, verbose=verbose)
+        animator = Animator(
+            xlabel="epoch",
+            xlim=[1, float(num_epochs)],
+            ylim=[0.3, 0.9],
+            legend=["train loss", "train acc", "test acc"],
+            save_path=plot_path,
+            verbose=verbose,
+        )
     history = History()
     per_epoch = steps_per_epoch(train_iter)
     run_steps = per_epoch * num_epochs if per_epoch is not None else None
-    epochs = range(1, num_epochs + 1)
-    if verbose and not animator.live:  # a progress bar in the terminal; Jupyter has the plot
-        from tqdm.auto import tqdm
-        epochs = tqdm(epochs, total=num_epochs, desc="training", unit="epoch", leave=False,
-                      file=sys.stdout, disable=None)  # None: no bar when not a terminal
+    # a progress bar in a terminal; Jupyter has the plot
+    epochs = epoch_bar(range(1, num_epochs + 1), hidden=animator.live or not verbose)
     with StopOnInterrupt() as stop, programs_kept():
         for epoch in epochs:
             if lr_schedule is not None:
                 set_learning_rate(updater, lr_schedule(epoch))
             start = time.perf_counter()
-            train_metrics = train_epoch_ch3(net, train_iter, loss, updater,
-                                            run_eagerly=run_eagerly, jit_compile=jit_compile,
-                                            _epoch=epoch, _run_steps=run_steps)
-            test_acc = evaluate_accuracy(net, test_iter, run_eagerly=run_eagerly,
-                                         jit_compile=bool(jit_compile))
-            history.epoch_seconds.append(time.perf_counter() - start)
-            for name, value in zip(("train_loss", "train_acc", "test_acc"),
-                                   train_metrics + (test_acc,)):
-                getattr(history, name).append(float(value))
+            train_metrics = train_epoch_ch3(
+                net,
+                train_iter,
+                loss,
+                updater,
+                run_eagerly=run_eagerly,
+                jit_compile=jit_compile,
+                _epoch=epoch,
+                _run_steps=run_steps,
+            )
+            test_acc = evaluate_accuracy(
+                net, test_iter, run_eagerly=run_eagerly, jit_compile=bool(jit_compile)
+            )
+            history.add(*train_metrics, test_acc, seconds=time.perf_counter() - start)
             animator.add(epoch, train_metrics + (test_acc,))
             if stop.is_set():
                 history.interrupted = True
                 if verbose:
-                    print(f"Training interrupted after epoch {epoch}; the parameters and "
-                          "history so far are kept.")
+                    print(
+                        f"Training interrupted after epoch {epoch}; the parameters and "
+                        "history so far are kept."
+                    )
                 break
     animator.close()
     if check and not history.interrupted:

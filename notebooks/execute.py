@@ -9,6 +9,7 @@ Nothing else is filtered: TensorFlow's start-up log lines are kept out of the
 outputs by the package itself (``d2l_softmax.io.quiet``), and anything a cell writes
 to stderr is kept, so that it can be seen (the tests expect none).
 """
+
 import os
 import sys
 from pathlib import Path
@@ -26,15 +27,24 @@ HERE = Path(__file__).parent
 def kernel_manager() -> AsyncKernelManager:
     """A manager for a Python kernel run by ``sys.executable``, logging errors only."""
     km = AsyncKernelManager(kernel_name="python3")
-    km.kernel_spec.argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                           "--IPKernelApp.log_level=ERROR"]
+    km.kernel_spec.argv = [
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+        "--IPKernelApp.log_level=ERROR",
+    ]
     return km
 
 
 def drawn_with() -> dict:
     """What the bytes of a figure depend on besides the figure: who drew and encoded it."""
-    return {"matplotlib": matplotlib.__version__, "freetype": ft2font.__freetype_version__,
-            "pillow": PIL.__version__}
+    return {
+        "matplotlib": matplotlib.__version__,
+        "freetype": ft2font.__freetype_version__,
+        "pillow": PIL.__version__,
+    }
 
 
 def execute(path: Path, timeout: int = 600, nb=None) -> nbformat.NotebookNode:
@@ -45,16 +55,24 @@ def execute(path: Path, timeout: int = 600, nb=None) -> nbformat.NotebookNode:
     """
     nb = nbformat.read(path, as_version=4) if nb is None else nb
     km = kernel_manager()
-    client = NotebookClient(nb, km=km, timeout=timeout, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute(cleanup_kc=True, env=_kernel_env())
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # no timestamps
         if cell.cell_type == "code":
             cell.outputs = merged_streams(cell.outputs)
     # the kernel's own name, so that JupyterLab has nothing to change on opening the file
-    nb.metadata["kernelspec"] = {"display_name": km.kernel_spec.display_name,
-                                 "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": km.kernel_spec.display_name,
+        "language": "python",
+        "name": "python3",
+    }
     nb.metadata["d2l_softmax"] = {"figures_drawn_with": drawn_with()}
     return nb
 
@@ -68,8 +86,12 @@ def merged_streams(outputs: list) -> list:
     merged = []
     for output in outputs:
         last = merged[-1] if merged else None
-        if (output.output_type == "stream" and last is not None
-                and last.output_type == "stream" and last.name == output.name):
+        if (
+            output.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == output.name
+        ):
             last.text += output.text
         else:
             merged.append(output)

@@ -1,4 +1,5 @@
 """Shared fixtures: small IDX files written by the tests, and the real data when present."""
+
 import atexit
 import gzip
 import os
@@ -67,15 +68,23 @@ def make_split(n: int, rng: np.random.Generator):
     labels = rng.integers(0, 10, n).astype(np.uint8)
     images = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
     for i, k in enumerate(labels):
-        images[i, 2 * k + 2: 2 * k + 6, :] = 250
+        images[i, 2 * k + 2 : 2 * k + 6, :] = 250
     return images, labels
 
 
 @pytest.fixture
 def small_counts(monkeypatch):
     """Let the loader accept the small files (the real counts are 60,000 / 10,000)."""
-    monkeypatch.setitem(fashion_mnist.SPLITS, "train", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", SMALL_TRAIN))
-    monkeypatch.setitem(fashion_mnist.SPLITS, "test", ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", SMALL_TEST))
+    monkeypatch.setitem(
+        fashion_mnist.SPLITS,
+        "train",
+        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", SMALL_TRAIN),
+    )
+    monkeypatch.setitem(
+        fashion_mnist.SPLITS,
+        "test",
+        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", SMALL_TEST),
+    )
     fashion_mnist._read_split_cached.cache_clear()
     yield
     fashion_mnist._read_split_cached.cache_clear()
@@ -135,8 +144,11 @@ def small_disk(tmp_path):
         folder = tmp_path / f"disk{len(mounted)}"
         folder.mkdir()
         try:
-            done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755",
-                                   "tmpfs", str(folder)], capture_output=True, text=True)
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+                capture_output=True,
+                text=True,
+            )
         except OSError as err:
             pytest.skip(f"cannot mount a tmpfs here: {err}")
         if done.returncode:
@@ -154,8 +166,8 @@ def fresh(small_dir):
     """A fresh loader of the small files with a fixed seed: each call draws the same
     sequence of passes."""
     import d2l_softmax as d2l
-    return lambda batch_size=32: d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir,
-                                                             seed=5)
+
+    return lambda batch_size=32: d2l.load_data_fashion_mnist(batch_size, data_dir=small_dir, seed=5)
 
 
 # ---------------------------------------------------------------- helpers for several modules
@@ -267,8 +279,13 @@ def peak_growth_kib(setup: str, call: str, *args) -> tuple[int, str]:
     ``call`` (after ``setup``; ``sys.argv[1:]`` is ``args``), and its stderr, where
     the message of a ValueError goes."""
     script = _PEAK.format(setup=setup, call=call)
-    out = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
-                         text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     return int(out.stdout.split()[-1]), out.stderr
 
 
@@ -286,5 +303,6 @@ def small_cli(*args, prefix=(), **popen):
     script = _SMALL_CLI.format(splits=dict(fashion_mnist.SPLITS))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
-    return subprocess.Popen([*prefix, sys.executable, "-c", script, *map(str, args)],
-                            text=True, env=env, **popen)
+    return subprocess.Popen(
+        [*prefix, sys.executable, "-c", script, *map(str, args)], text=True, env=env, **popen
+    )

@@ -1,5 +1,6 @@
 """The book's own code runs with ``import d2l_softmax as d2l``: its aliases, its earlier
 chapters' helpers, and the chapter's cells as the book writes them."""
+
 import math
 
 import matplotlib.pyplot as plt
@@ -13,11 +14,22 @@ from conftest import CHAPTER_CELLS
 
 
 def test_the_books_aliases():
-    for name, fn in [("tensor", tf.constant), ("exp", tf.exp), ("matmul", tf.matmul),
-                     ("reshape", tf.reshape), ("reduce_sum", tf.reduce_sum),
-                     ("argmax", tf.argmax), ("astype", tf.cast), ("normal", tf.random.normal),
-                     ("zeros", tf.zeros), ("ones", tf.ones), ("arange", tf.range),
-                     ("concat", tf.concat), ("stack", tf.stack), ("float32", tf.float32)]:
+    for name, fn in [
+        ("tensor", tf.constant),
+        ("exp", tf.exp),
+        ("matmul", tf.matmul),
+        ("reshape", tf.reshape),
+        ("reduce_sum", tf.reduce_sum),
+        ("argmax", tf.argmax),
+        ("astype", tf.cast),
+        ("normal", tf.random.normal),
+        ("zeros", tf.zeros),
+        ("ones", tf.ones),
+        ("arange", tf.range),
+        ("concat", tf.concat),
+        ("stack", tf.stack),
+        ("float32", tf.float32),
+    ]:
         assert getattr(d2l, name) is fn, name
     x = d2l.tensor([[1, 2, 3], [4, 5, 6]])
     assert d2l.size(x) == 6 and isinstance(d2l.size(x), int)
@@ -36,20 +48,31 @@ def test_the_chapters_cells_run_as_written(small_dir, monkeypatch, tmp_path):
     assert ns["first_accuracy"] == 0.5
     train_iter, test_iter = d2l.load_data_fashion_mnist(32)
     before = ns["evaluate_accuracy"](ns["net"], test_iter)
-    d2l.train_ch3(ns["net"], train_iter, test_iter, ns["cross_entropy"], 3, ns["updater"],
-                  plot_path=tmp_path / "p.png")
+    d2l.train_ch3(
+        ns["net"],
+        train_iter,
+        test_iter,
+        ns["cross_entropy"],
+        3,
+        ns["updater"],
+        plot_path=tmp_path / "p.png",
+    )
     after = ns["evaluate_accuracy"](ns["net"], test_iter)  # the book's own loop agrees
     assert after == pytest.approx(d2l.evaluate_accuracy(ns["net"], test_iter)) and after > before
 
 
 def test_plot_draws_as_the_books():
     x = np.arange(0, 3, 0.5)
-    d2l.plot(x, [x ** 2, 2 * x - 3], "x", "f(x)", legend=["f(x)", "tangent"])
+    d2l.plot(x, [x**2, 2 * x - 3], "x", "f(x)", legend=["f(x)", "tangent"])
     ax = plt.gca()
-    assert [line.get_ydata().tolist() for line in ax.get_lines()] == [(x ** 2).tolist(),
-                                                                      (2 * x - 3).tolist()]
-    assert ax.get_xlabel() == "x" and [t.get_text() for t in ax.get_legend().get_texts()] == \
-        ["f(x)", "tangent"]
+    assert [line.get_ydata().tolist() for line in ax.get_lines()] == [
+        (x**2).tolist(),
+        (2 * x - 3).tolist(),
+    ]
+    assert ax.get_xlabel() == "x" and [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "f(x)",
+        "tangent",
+    ]
     assert tuple(plt.rcParams["figure.figsize"]) == (3.5, 2.5)
     d2l.plot(tf.constant([3.0, 1.0, 2.0]), figsize=(5, 2.5))  # Y against its index, axes cleared
     assert [line.get_xdata().tolist() for line in ax.get_lines()] == [[0, 1, 2]]
@@ -97,9 +120,10 @@ def test_the_model_selection_chapters_regression(tmp_path):
     squared = (tf.reshape(net(features), (-1,)) - labels) ** 2
     mse = float(tf.reduce_mean(squared))
     # the book's evaluate_loss: one number a batch (Keras' mean), averaged over the batches
-    batch_means = [float(tf.reduce_mean(squared[i:i + 7])) for i in range(0, 100, 7)]
-    assert d2l.evaluate_loss(net, d2l.load_array((features, labels), 7, False), loss) == \
-        pytest.approx(sum(batch_means) / len(batch_means), rel=1e-5)
+    batch_means = [float(tf.reduce_mean(squared[i : i + 7])) for i in range(0, 100, 7)]
+    assert d2l.evaluate_loss(
+        net, d2l.load_array((features, labels), 7, False), loss
+    ) == pytest.approx(sum(batch_means) / len(batch_means), rel=1e-5)
     assert mse < first / 100
 
 
@@ -109,11 +133,13 @@ def test_evaluate_loss_reads_one_number_a_batch_as_the_book_does():
     X = tf.constant([[1.0], [2.0], [3.0]])
     y = tf.constant([1.0, 1.0, 1.0])
     data = [(X[:2], y[:2]), (X[2:], y[2:])]
-    mean = d2l.evaluate_loss(lambda X: X, data, lambda y_hat, y: tf.reduce_mean(
-        d2l.squared_loss(y_hat, y)))
+    mean = d2l.evaluate_loss(
+        lambda X: X, data, lambda y_hat, y: tf.reduce_mean(d2l.squared_loss(y_hat, y))
+    )
     assert mean == pytest.approx(((0 + 0.5) / 2 + 2.0) / 2)
-    total = d2l.evaluate_loss(lambda X: X, data, lambda y_hat, y: tf.reduce_sum(
-        d2l.squared_loss(y_hat, y)))
+    total = d2l.evaluate_loss(
+        lambda X: X, data, lambda y_hat, y: tf.reduce_sum(d2l.squared_loss(y_hat, y))
+    )
     assert total == pytest.approx(((0 + 0.5) + 2.0) / 2)
 
 

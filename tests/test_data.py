@@ -16,13 +16,16 @@ def test_read_idx_round_trip(tmp_path):
         np.testing.assert_array_equal(d2l.read_idx(path, 3), array)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda raw: raw[:10], "truncated IDX file"),
-    (lambda raw: raw[:-5], "truncated IDX file"),
-    (lambda raw: raw + b"xx", "too long"),
-    (lambda raw: b"\x00\x00\x09\x03" + raw[4:], "bad IDX magic"),
-    (lambda raw: b"\x00\x00\x08\x01" + raw[4:], "bad IDX magic"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda raw: raw[:10], "truncated IDX file"),
+        (lambda raw: raw[:-5], "truncated IDX file"),
+        (lambda raw: raw + b"xx", "too long"),
+        (lambda raw: b"\x00\x00\x09\x03" + raw[4:], "bad IDX magic"),
+        (lambda raw: b"\x00\x00\x08\x01" + raw[4:], "bad IDX magic"),
+    ],
+)
 def test_read_idx_rejects_bad_files_naming_them(tmp_path, mutate, message):
     path = tmp_path / "bad-idx3-ubyte"
     path.write_bytes(mutate(idx_bytes(np.zeros((3, 28, 28), np.uint8))))
@@ -100,14 +103,19 @@ def test_a_dropped_dataset_frees_its_arrays(small_dir):
     import weakref
 
     from d2l_softmax.engine.source import array_source
+
     for resize in (None, 32):
-        train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=1,
-                                                            resize=resize)
+        train_iter, test_iter = d2l.load_data_fashion_mnist(
+            32, data_dir=small_dir, seed=1, resize=resize
+        )
         for _ in train_iter:  # a pass drawn and read
             pass
         images = [weakref.ref(ds._variant_tensor) for ds in (train_iter, test_iter)]
-        sources = [weakref.ref(array_source(ds)) for ds in (train_iter, test_iter)
-                   if array_source(ds) is not None]
+        sources = [
+            weakref.ref(array_source(ds))
+            for ds in (train_iter, test_iter)
+            if array_source(ds) is not None
+        ]
         del train_iter, test_iter
         gc.collect()
         assert [ref() for ref in sources + images] == [None] * len(sources + images)

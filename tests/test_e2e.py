@@ -1,4 +1,5 @@
 """End to end on the real Fashion-MNIST: the chapter, and what the next chapters pass."""
+
 import sys
 from pathlib import Path
 
@@ -27,7 +28,13 @@ def test_real_data_matches_the_published_set(real_dir):
     assert train_images.shape == (60000, 28, 28) and test_images.shape == (10000, 28, 28)
     assert np.bincount(train_labels).tolist() == [6000] * 10
     assert np.bincount(test_labels).tolist() == [1000] * 10
-    assert train_labels[:5].tolist() == [9, 0, 0, 3, 0]  # ankle boot, t-shirt, t-shirt, dress, t-shirt
+    assert train_labels[:5].tolist() == [
+        9,
+        0,
+        0,
+        3,
+        0,
+    ]  # ankle boot, t-shirt, t-shirt, dress, t-shirt
 
 
 def test_the_chapter(iters, tmp_path):
@@ -38,8 +45,15 @@ def test_the_chapter(iters, tmp_path):
     assert X.shape == (256, 28, 28, 1) and y.shape == (256,)
     assert [int(y.shape[0]) for _, y in train_iter][-2:] == [256, 96]  # 60,000 = 234 x 256 + 96
     net = d2l.SoftmaxRegression(seed=0)
-    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
-                            d2l.Updater([net.W, net.b], lr=0.1), plot_path=tmp_path / "c.png")
+    history = d2l.train_ch3(
+        net,
+        train_iter,
+        test_iter,
+        d2l.cross_entropy,
+        10,
+        d2l.Updater([net.W, net.b], lr=0.1),
+        plot_path=tmp_path / "c.png",
+    )
     assert len(history.test_acc) == 10
     assert history.test_acc[-1] >= 0.80, history
     assert history.train_loss[-1] < history.train_loss[0]
@@ -55,9 +69,16 @@ def test_the_chapters_recipe_reaches_0_815_on_average(real_dir, tmp_path):
     for seed in range(5):
         train_iter, test_iter = d2l.load_data_fashion_mnist(256, data_dir=real_dir, seed=seed)
         net = d2l.SoftmaxRegression(seed=seed)
-        history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
-                                d2l.Updater(net.params, 0.1), verbose=False,
-                                plot_path=tmp_path / f"{seed}.png")
+        history = d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            10,
+            d2l.Updater(net.params, 0.1),
+            verbose=False,
+            plot_path=tmp_path / f"{seed}.png",
+        )
         accs.append(history.test_acc[-1])
     assert np.mean(accs) >= 0.815, accs
 
@@ -74,11 +95,22 @@ def test_analytic_gradient_reaches_the_same_accuracy(real_dir, tmp_path):
     for name in ("tape", "analytic"):
         train_iter, test_iter = d2l.load_data_fashion_mnist(256, data_dir=real_dir, seed=1)
         net = d2l.SoftmaxRegression(seed=1)
-        updater = d2l.AnalyticUpdater(net, 0.1) if name == "analytic" else d2l.Updater(net.params, 0.1)
-        results[name] = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10, updater,
-                                      plot_path=tmp_path / f"{name}.png")
+        updater = (
+            d2l.AnalyticUpdater(net, 0.1) if name == "analytic" else d2l.Updater(net.params, 0.1)
+        )
+        results[name] = d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            10,
+            updater,
+            plot_path=tmp_path / f"{name}.png",
+        )
     np.testing.assert_allclose(results["analytic"].test_acc, results["tape"].test_acc, atol=2e-3)
-    np.testing.assert_allclose(results["analytic"].train_loss, results["tape"].train_loss, rtol=1e-3)
+    np.testing.assert_allclose(
+        results["analytic"].train_loss, results["tape"].train_loss, rtol=1e-3
+    )
 
 
 def test_next_chapter_mlp_from_scratch(iters, tmp_path):
@@ -86,8 +118,9 @@ def test_next_chapter_mlp_from_scratch(iters, tmp_path):
     d2l.Updater, lr 0.1, 256 hidden units."""
     train_iter, test_iter = iters
     net, loss, updater = ways.mlp_scratch(seed=0)
-    history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, updater,
-                            plot_path=tmp_path / "mlp.png")
+    history = d2l.train_ch3(
+        net, train_iter, test_iter, loss, 10, updater, plot_path=tmp_path / "mlp.png"
+    )
     # SGD at lr 0.1 makes the MLP's test accuracy jump by a few points between epochs
     assert max(history.test_acc) >= 0.84 and history.test_acc[-1] >= 0.78, history
 
@@ -101,9 +134,10 @@ def test_concise_chapter_keras(iters, tmp_path):
     weight_initializer = tf.keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
     net.add(tf.keras.layers.Dense(10, kernel_initializer=weight_initializer))
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    trainer = tf.keras.optimizers.SGD(learning_rate=.1)
-    history = d2l.train_ch3(net, train_iter, test_iter, loss, 10, trainer,
-                            plot_path=tmp_path / "keras.png")
+    trainer = tf.keras.optimizers.SGD(learning_rate=0.1)
+    history = d2l.train_ch3(
+        net, train_iter, test_iter, loss, 10, trainer, plot_path=tmp_path / "keras.png"
+    )
     assert history.test_acc[-1] >= 0.80
 
 

@@ -1,4 +1,5 @@
 """The package's own figures: what each one draws, checked on the artists."""
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,8 +30,9 @@ def test_show_probabilities_marks_prediction_and_truth(tmp_path):
     probs = _probabilities()
     y = probs.argmax(1).copy()
     y[1] = (y[1] + 1) % 10  # one mistake
-    axes = figures.show_probabilities(np.zeros((5, 28, 28, 1)), probs, d2l.TEXT_LABELS, y,
-                                   save_path=tmp_path / "p.png")
+    axes = figures.show_probabilities(
+        np.zeros((5, 28, 28, 1)), probs, d2l.TEXT_LABELS, y, save_path=tmp_path / "p.png"
+    )
     assert len(axes) == 5  # one bar chart per image (the sixth slot stays empty)
     for ax, p, true in zip(axes, probs, y):
         bars = ax.patches
@@ -50,8 +52,12 @@ def test_show_weight_strip_one_row_per_epoch(tmp_path):
     axes = figures.show_weight_strip(snapshots, d2l.TEXT_LABELS, save_path=tmp_path / "s.png")
     assert axes.shape == (4, 10)
     assert [ax.get_title() for ax in axes[0]] == list(d2l.TEXT_LABELS)
-    assert [ax.get_ylabel().split("\n")[0] for ax in axes[:, 0]] == \
-        ["epoch 1", "epoch 2", "epoch 5", "epoch 10"]
+    assert [ax.get_ylabel().split("\n")[0] for ax in axes[:, 0]] == [
+        "epoch 1",
+        "epoch 2",
+        "epoch 5",
+        "epoch 10",
+    ]
     for row, W in zip(axes, snapshots.values()):  # each row: its own scale, symmetric around 0
         assert row[3].get_images()[0].get_clim() == pytest.approx((-abs(W).max(), abs(W).max()))
     assert (tmp_path / "s.png").read_bytes()[:8] == PNG

@@ -28,4 +28,3 @@ def test_accumulator():
 def test_confusion_matrix():
     m = d2l.confusion_matrix([0, 1, 1, 2], [0, 2, 1, 2], num_classes=3)
     np.testing.assert_array_equal(m, [[1, 0, 0], [0, 1, 1], [0, 0, 1]])
-

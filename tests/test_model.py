@@ -18,8 +18,11 @@ def test_naive_softmax_overflows_and_stable_does_not():
     X = tf.constant([[1000.0, 0.0]])
     assert np.isnan(d2l.softmax_naive(X).numpy()[0, 0])
     np.testing.assert_allclose(d2l.softmax(X), [[1.0, 0.0]])
-    np.testing.assert_allclose(d2l.softmax(tf.constant([[-1000.0, -1001.0]])),
-                               [[1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))]], rtol=1e-6)
+    np.testing.assert_allclose(
+        d2l.softmax(tf.constant([[-1000.0, -1001.0]])),
+        [[1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))]],
+        rtol=1e-6,
+    )
 
 
 def test_cross_entropy_book_example():
@@ -36,7 +39,9 @@ def test_cross_entropy_finite_at_zero_probability():
 @pytest.mark.parametrize("bad", [[0, 3], [-1, 0]])
 def test_cross_entropy_rejects_labels_out_of_range(bad):
     y_hat = tf.constant([[0.1, 0.3, 0.6], [0.3, 0.2, 0.5]])
-    with pytest.raises(ValueError, match=f"label {[b for b in bad if b not in (0,)][0]} is out of range"):
+    with pytest.raises(
+        ValueError, match=f"label {[b for b in bad if b not in (0,)][0]} is out of range"
+    ):
         d2l.cross_entropy(y_hat, tf.constant(bad))
     with pytest.raises(ValueError, match="out of range"):
         d2l.cross_entropy.from_logits(y_hat, tf.constant(bad))
@@ -52,8 +57,9 @@ def test_cross_entropy_rejects_float_labels_and_bad_shapes():
 def test_from_logits_matches_book_form():
     Z = tf.random.stateless_normal((8, 10), seed=[1, 2]) * 3
     y = tf.constant([0, 1, 2, 3, 4, 5, 6, 9])
-    np.testing.assert_allclose(d2l.cross_entropy.from_logits(Z, y),
-                               d2l.cross_entropy(d2l.softmax(Z), y), rtol=1e-5)
+    np.testing.assert_allclose(
+        d2l.cross_entropy.from_logits(Z, y), d2l.cross_entropy(d2l.softmax(Z), y), rtol=1e-5
+    )
 
 
 def test_model_init_and_shapes():
@@ -123,8 +129,11 @@ def test_analytic_gradient_matches_finite_differences():
         assert abs((J(W, b + e) - J(W, b - e)) / (2 * eps) - float(db[j])) < 1e-6
 
 
-finite_logits = hnp.arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 12)),
-                           elements=st.floats(-1e4, 1e4, width=32))
+finite_logits = hnp.arrays(
+    np.float32,
+    st.tuples(st.integers(1, 6), st.integers(2, 12)),
+    elements=st.floats(-1e4, 1e4, width=32),
+)
 
 
 @settings(max_examples=150, deadline=None)

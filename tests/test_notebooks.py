@@ -1,4 +1,5 @@
 """The notebooks run top to bottom in a fresh kernel, check themselves, and show PNG figures."""
+
 import base64
 import json
 import re
@@ -16,9 +17,11 @@ from execute import drawn_with, execute, merged_streams  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # TensorFlow's C++ log lines (absl's format and the older one) and absl's preamble
-TF_LOG = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] )"
-                    r"|absl::InitializeLog|cuInit|oneDNN custom operations|cpu_feature_guard",
-                    re.MULTILINE)
+TF_LOG = re.compile(
+    r"^(?:[IWEF]\d{4} \d\d:\d\d:\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] )"
+    r"|absl::InitializeLog|cuInit|oneDNN custom operations|cpu_feature_guard",
+    re.MULTILINE,
+)
 
 # Run after the scratch notebook: its own functions against the package and TensorFlow,
 # on inputs it has not seen (a trained W, scores up to about +-20).
@@ -55,8 +58,11 @@ def _outputs(nb):
 
 
 def _images(cell):
-    return [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")
-            and "image/png" in o.get("data", {})]
+    return [
+        o
+        for o in cell.outputs
+        if o.output_type in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+    ]
 
 
 def _printed(cell):
@@ -95,13 +101,18 @@ def scratch(real_dir):
 def test_scratch_notebook_checks_itself(scratch):
     _assert_shows_well(scratch)
     printed = "".join(_printed(c) for c in scratch.cells if c.cell_type == "code")
-    for line in ("softmax agrees with d2l.softmax", "tf.nn.softmax (max diff",
-                 "cross_entropy agrees with d2l.cross_entropy",
-                 "tf.nn.sparse_softmax_cross_entropy_with_logits (max diff",
-                 "dJ/dW agrees with tf.GradientTape", "d2l.softmax_regression_grad (max diff",
-                 "dJ/db agrees with tf.GradientTape", "sgd step agrees with d2l.sgd",
-                 "accuracy agrees with d2l.accuracy",
-                 "tf.keras.metrics.sparse_categorical_accuracy (summed) (max diff"):
+    for line in (
+        "softmax agrees with d2l.softmax",
+        "tf.nn.softmax (max diff",
+        "cross_entropy agrees with d2l.cross_entropy",
+        "tf.nn.sparse_softmax_cross_entropy_with_logits (max diff",
+        "dJ/dW agrees with tf.GradientTape",
+        "d2l.softmax_regression_grad (max diff",
+        "dJ/db agrees with tf.GradientTape",
+        "sgd step agrees with d2l.sgd",
+        "accuracy agrees with d2l.accuracy",
+        "tf.keras.metrics.sparse_categorical_accuracy (summed) (max diff",
+    ):
         assert line in printed, line
     # the book's numbers: 2.3026 and 0.6931, accuracy 0.5, and exp overflowing
     book_check = _cell(scratch, "def cross_entropy(").outputs[0].data["text/plain"]
@@ -120,8 +131,14 @@ def test_scratch_notebook_trains_and_shows_what_the_model_believes(scratch):
     assert len(_images(training)) == 1
     accuracy = float(re.search(r"final test accuracy (\d\.\d+)", _printed(training)).group(1))
     assert accuracy >= 0.80  # one run: 0.807-0.834 over seeds (tests/test_e2e.py)
-    for text in ("d2l.predict_ch3(", "show_probabilities(", "d2l.plot_confusion_matrix(",
-                 "d2l.show_images(tf.gather(X_test", "d2l.show_weights(", "show_weight_strip("):
+    for text in (
+        "d2l.predict_ch3(",
+        "show_probabilities(",
+        "d2l.plot_confusion_matrix(",
+        "d2l.show_images(tf.gather(X_test",
+        "d2l.show_weights(",
+        "show_weight_strip(",
+    ):
         assert len(_images(_cell(scratch, text))) == 1, text
 
 
@@ -146,8 +163,10 @@ def test_concise_notebook(real_dir):
     rows = {line.split()[0]: float(line.split()[-1]) for line in table.splitlines()[1:]}
     assert rows["scratch"] >= 0.80 and rows["Keras"] >= 0.80
     # from_logits=True with numbers: the naive path overflows, the fused loss is exact
-    losses = {line[:34].strip(): line[34:].split() for line in
-              _printed(_cell(nb, "fused = ")).splitlines()[1:]}
+    losses = {
+        line[:34].strip(): line[34:].split()
+        for line in _printed(_cell(nb, "fused = ")).splitlines()[1:]
+    }
     assert losses["softmax as written, then -log"] == ["nan", "inf"]
     assert losses["fused, from_logits=True"] == ["0.0000", "100.0000"]
 
@@ -207,20 +226,29 @@ def test_committed_notebooks_show_everywhere_and_stay_small(path):
     for cell in nb.cells:  # prints joined, however the kernel happened to flush them
         streams = [o.get("name") for o in getattr(cell, "outputs", [])]
         assert not [a for a, b in zip(streams, streams[1:]) if a == b and a is not None]
-    assert set(nb.metadata["d2l_softmax"]["figures_drawn_with"]) == {"matplotlib", "freetype",
-                                                                     "pillow"}
+    assert set(nb.metadata["d2l_softmax"]["figures_drawn_with"]) == {
+        "matplotlib",
+        "freetype",
+        "pillow",
+    }
 
 
 def test_stdout_pieces_are_joined_whatever_the_flushing():
     png = new_output("display_data", data={"image/png": "iVBO", "text/plain": "<Figure>"})
-    outputs = [new_output("stream", name="stdout", text="a\n"),
-               new_output("stream", name="stdout", text="b\n"), png,
-               new_output("stream", name="stdout", text="c\n"),
-               new_output("stream", name="stderr", text="d\n")]
+    outputs = [
+        new_output("stream", name="stdout", text="a\n"),
+        new_output("stream", name="stdout", text="b\n"),
+        png,
+        new_output("stream", name="stdout", text="c\n"),
+        new_output("stream", name="stderr", text="d\n"),
+    ]
     merged = merged_streams(outputs)
     assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
-        ("stream", "stdout", "a\nb\n"), ("display_data", None, None),
-        ("stream", "stdout", "c\n"), ("stream", "stderr", "d\n")]
+        ("stream", "stdout", "a\nb\n"),
+        ("display_data", None, None),
+        ("stream", "stdout", "c\n"),
+        ("stream", "stderr", "d\n"),
+    ]
 
 
 BOOK_CELLS = [
@@ -245,6 +273,7 @@ def test_cells_ending_in_the_books_calls_show_what_the_book_shows(tmp_path):
     echoed = [o.data["text/plain"] for o in training.outputs if o.output_type == "execute_result"]
     assert len(echoed) == 1 and re.fullmatch(
         r"History\(2 epochs: train loss \d\.\d{4}, train acc \d\.\d{4}, test acc \d\.\d{4}\)",
-        echoed[0]), echoed
+        echoed[0],
+    ), echoed
     assert len(_images(predicting)) == 1
     assert [o.output_type for o in predicting.outputs] == ["display_data"]

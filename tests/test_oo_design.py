@@ -1,4 +1,5 @@
 """The book's 1.0 edition (d2l_softmax.oo_design): its chapter cells run on Keras 3."""
+
 import subprocess
 import sys
 import textwrap
@@ -91,14 +92,17 @@ def val_accuracy(model, data):
 
 # ---------------------------------------------------------------- the helpers
 
+
 def test_add_to_class_adds_a_method_also_to_objects_made_before():
     class A:
         pass
+
     a = A()
 
     @d2l.add_to_class(A)
     def twice(self, x):
         return 2 * x
+
     assert a.twice(3) == 6 and A.twice is twice
 
 
@@ -106,6 +110,7 @@ def test_save_hyperparameters_saves_the_arguments_of_init():
     class B(d2l.HyperParameters):
         def __init__(self, a, b=2, _private=3, skipped=4):
             self.save_hyperparameters(ignore=["skipped"])
+
     b = B(1)
     assert b.hparams == {"a": 1, "b": 2} and (b.a, b.b) == (1, 2)
     assert not hasattr(b, "skipped") and not hasattr(b, "_private")
@@ -133,6 +138,7 @@ def test_raw_variables_in_lists_and_children_count_once_and_frozen_ones_not():
             self.same = self.a
             self.pair = [tf.Variable(3.0), tf.Variable(4.0, trainable=False)]
             self.child = Child()
+
     parent = Parent()
     assert sorted(float(v) for v in parent.trainable_variables) == [1.0, 2.0, 3.0]
     parent.trainable = False
@@ -167,20 +173,28 @@ def test_sgd_steps_against_the_gradient():
 
 # ---------------------------------------------------------------- the data
 
+
 def test_fashion_mnist_reads_the_local_files_in_the_batches_batch_cuts(small_dir):
     tf.random.set_seed(0)
     data = d2l.FashionMNIST(batch_size=32, data_dir=small_dir)
     images, labels = data.train
     assert images.shape == (SMALL_TRAIN, 28, 28) and data.val[0].shape == (SMALL_TEST, 28, 28)
-    expected = [(X.numpy(), y.numpy()) for X, y in
-                tf.data.Dataset.from_tensor_slices(data.train).batch(32)]
+    expected = [
+        (X.numpy(), y.numpy()) for X, y in tf.data.Dataset.from_tensor_slices(data.train).batch(32)
+    ]
     passes = []
     for _ in range(2):
         batches = list(data.train_dataloader())
         assert all(X.dtype == tf.float32 and y.dtype == tf.int32 for X, y in batches)
         # each batch is one that .batch() cuts, every one of them once
-        found = [next(i for i, (E, e) in enumerate(expected) if np.array_equal(y, e)
-                      and np.allclose(X[..., 0], E / 255)) for X, y in batches]
+        found = [
+            next(
+                i
+                for i, (E, e) in enumerate(expected)
+                if np.array_equal(y, e) and np.allclose(X[..., 0], E / 255)
+            )
+            for X, y in batches
+        ]
         assert sorted(found) == list(range(len(expected)))
         passes.append(found)
     assert passes[0] != passes[1]  # a new order each pass
@@ -188,8 +202,9 @@ def test_fashion_mnist_reads_the_local_files_in_the_batches_batch_cuts(small_dir
     val = list(data.val_dataloader())  # in order, the short batch last
     assert [len(y) for _, y in val] == [32, 32, 32, 4]
     assert np.array_equal(np.concatenate([y for _, y in val]), data.val[1])
-    np.testing.assert_array_equal(np.concatenate([X for X, _ in val])[..., 0],
-                                  data.val[0] / np.float32(255))
+    np.testing.assert_array_equal(
+        np.concatenate([X for X, _ in val])[..., 0], data.val[0] / np.float32(255)
+    )
 
 
 def test_fashion_mnist_resizes_and_names_the_classes(small_dir):
@@ -211,6 +226,7 @@ def test_get_tensorloader_shuffles_only_to_train():
         def __init__(self):
             super().__init__()
             self.batch_size = 4
+
     rows = tf.reshape(tf.range(30), (10, 3))
     val = list(Rows().get_tensorloader((rows,), train=False))
     assert [len(b[0]) for b in val] == [4, 4, 2]
@@ -221,6 +237,7 @@ def test_get_tensorloader_shuffles_only_to_train():
 
 # ---------------------------------------------------------------- training
 
+
 def test_the_book_scratch_model_trains_quietly_in_a_terminal(small_dir, capsys):
     tf.keras.utils.set_random_seed(0)
     data = d2l.FashionMNIST(batch_size=32, data_dir=small_dir)
@@ -228,8 +245,9 @@ def test_the_book_scratch_model_trains_quietly_in_a_terminal(small_dir, capsys):
     trainer = d2l.Trainer(max_epochs=3)
     trainer.fit(model, data)
     board = model.board.data
-    assert [round(p.x, 6) for p in board["val_loss"]] == [1, 2, 3] == [
-        p.x for p in board["val_acc"]]
+    assert (
+        [round(p.x, 6) for p in board["val_loss"]] == [1, 2, 3] == [p.x for p in board["val_acc"]]
+    )
     # 10 batches, two points an epoch: the means of batches 0-4 and 5-9
     assert [round(p.x, 6) for p in board["train_loss"]] == [0.2, 0.7, 1.2, 1.7, 2.2, 2.7]
     assert board["train_loss"][-1].y < board["train_loss"][0].y / 2
@@ -263,8 +281,11 @@ def _fit(make_model, data_dir, run_eagerly):
 
 @pytest.mark.parametrize("which", ["scratch", "concise"])
 def test_the_compiled_fit_gives_the_eager_numbers(small_dir, which):
-    make = (lambda: book_scratch(lr=0.5)) if which == "scratch" else (
-        lambda: oo_design.SoftmaxRegression(10, 0.5))
+    make = (
+        (lambda: book_scratch(lr=0.5))
+        if which == "scratch"
+        else (lambda: oo_design.SoftmaxRegression(10, 0.5))
+    )
     eager, compiled = (_fit(make, small_dir, run_eagerly) for run_eagerly in (True, False))
     for a, b in zip(eager.trainable_variables, compiled.trainable_variables, strict=True):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6)
@@ -276,6 +297,7 @@ def test_the_compiled_fit_gives_the_eager_numbers(small_dir, which):
 
 def test_a_module_and_the_sgd_of_the_linear_regression_chapter():
     """oo-design and linear-regression-scratch: raw variables, d2l.SGD, get_tensorloader."""
+
     class SyntheticRegressionData(d2l.DataModule):
         def __init__(self, w, b, noise=0.01, num_train=1000, num_val=1000, batch_size=32):
             super().__init__()
@@ -304,6 +326,7 @@ def test_a_module_and_the_sgd_of_the_linear_regression_chapter():
 
         def configure_optimizers(self):
             return d2l.SGD(self.lr)
+
     tf.random.set_seed(1)
     model = LinearRegressionScratch(2, lr=0.03)
     data = SyntheticRegressionData(w=tf.constant([2, -3.4]), b=4.2)
@@ -327,8 +350,9 @@ def test_the_progress_board_in_a_script_prints_one_line_and_saves_a_png():
         import matplotlib.pyplot as plt
         print('open figures', len(plt.get_fignums()))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     assert out[0] == "drawn" and out[-1] == "open figures 0" and len(out) == 4
     assert out[1].startswith("sin ") and ", cos " in out[1]
     path = out[2].removeprefix("The plot is saved in ")
@@ -336,6 +360,7 @@ def test_the_progress_board_in_a_script_prints_one_line_and_saves_a_png():
 
 
 # ---------------------------------------------------------------- the real data
+
 
 @pytest.mark.e2e
 def test_the_book_scratch_model_reaches_the_books_accuracy(real_dir):

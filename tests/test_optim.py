@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,6 +58,7 @@ def test_analytic_updater_needs_softmax_regression():
     class Tempered(d2l.SoftmaxRegression):  # its own model: the hand gradient is not its
         def __call__(self, X):
             return d2l.softmax(self.logits(X) / 4)
+
     with pytest.raises(TypeError, match="Tempered changes __call__: train it with Updater"):
         d2l.AnalyticUpdater(Tempered(seed=0), 0.1)
     patched = d2l.SoftmaxRegression(seed=0)
@@ -78,8 +78,12 @@ def test_analytic_updater_trains_only_its_model_with_cross_entropy():
     class Smoothed(type(d2l.cross_entropy)):
         def __call__(self, y_hat, y):
             return 0.9 * super().__call__(y_hat, y) - 0.01 * tf.reduce_sum(tf.math.log(y_hat), 1)
-    others = [(net, Smoothed()), (net, tf.keras.losses.SparseCategoricalCrossentropy()),
-              (d2l.SoftmaxRegression(seed=1), d2l.cross_entropy)]
+
+    others = [
+        (net, Smoothed()),
+        (net, tf.keras.losses.SparseCategoricalCrossentropy()),
+        (d2l.SoftmaxRegression(seed=1), d2l.cross_entropy),
+    ]
     for other_net, loss in others:
         with pytest.raises(TypeError, match="computes the gradient of its own"):
             d2l.train_epoch_ch3(other_net, data, loss, updater)

@@ -24,14 +24,15 @@ def test_animator_in_a_script_prints_lines_and_writes_png(tmp_path):
     script = textwrap.dedent(f"""
         import d2l_softmax as d2l
         a = d2l.Animator(xlabel="epoch", xlim=[1, 3], ylim=[0.3, 0.9],
-                         legend=["train loss", "test acc"], save_path={str(tmp_path / 'a.png')!r})
+                         legend=["train loss", "test acc"], save_path={str(tmp_path / "a.png")!r})
         for epoch, (l, acc) in enumerate([(1.7, 0.6), (0.6, 0.8), (0.4, 0.85)], 1):
             a.add(epoch, (l, acc))
         import matplotlib.pyplot as plt
         print("open figures", len(plt.get_fignums()))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
     assert "<Figure" not in out and "\x1b[" not in out
     lines = out.splitlines()
     assert "epoch 1: train loss 1.7000, test acc 0.6000" in lines
@@ -39,9 +40,14 @@ def test_animator_in_a_script_prints_lines_and_writes_png(tmp_path):
     assert "open figures 0" in lines
     assert (tmp_path / "a.png").read_bytes()[:8] == PNG  # saved at exit: no close() here
     # ... with every point: the same as an animator closed by hand draws
-    b = d2l.Animator(xlabel="epoch", xlim=[1, 3], ylim=[0.3, 0.9],
-                     legend=["train loss", "test acc"], save_path=tmp_path / "b.png",
-                     verbose=False)
+    b = d2l.Animator(
+        xlabel="epoch",
+        xlim=[1, 3],
+        ylim=[0.3, 0.9],
+        legend=["train loss", "test acc"],
+        save_path=tmp_path / "b.png",
+        verbose=False,
+    )
     for epoch, (l, acc) in enumerate([(1.7, 0.6), (0.6, 0.8), (0.4, 0.85)], 1):
         b.add(epoch, (l, acc))
     b.close()
@@ -55,7 +61,10 @@ def test_animators_without_a_path_never_share_a_file(tmp_path, monkeypatch):
         a = d2l.Animator(legend=["acc"], verbose=False)
         a.add(1, y)
         paths.append(a.save())
-    assert paths[0] != paths[1] and paths[0].parent == paths[1].parent == tmp_path / "d2l_softmax-plots"
+    assert (
+        paths[0] != paths[1]
+        and paths[0].parent == paths[1].parent == tmp_path / "d2l_softmax-plots"
+    )
     assert all(p.read_bytes()[:8] == PNG for p in paths)
     assert paths[0].read_bytes() != paths[1].read_bytes()
 
@@ -77,8 +86,14 @@ def test_animator_limits_widen_in_decades_on_a_log_scale(tmp_path, recwarn):
     """The underfit/overfit chapter's Animator (log y, ylim [1e-3, 1e2]): a loss below
     1e-3 widens the limit by a fraction of a decade, to a positive number (a linear pad
     went below 0, which matplotlib refused with a warning and ignored)."""
-    a = d2l.Animator(xlim=[1, 400], ylim=[1e-3, 1e2], yscale="log", legend=["train", "test"],
-                     save_path=tmp_path / "a.png", verbose=False)
+    a = d2l.Animator(
+        xlim=[1, 400],
+        ylim=[1e-3, 1e2],
+        yscale="log",
+        legend=["train", "test"],
+        save_path=tmp_path / "a.png",
+        verbose=False,
+    )
     a.add(1, (50.0, 60.0))
     a.add(20, (5e-4, 0.0))  # 0 cannot be shown on a log axis: left out
     a.close()
@@ -98,8 +113,7 @@ def test_show_images_one_by_one_and_grid(tmp_path):
 
 def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     path = tmp_path / "a.png"
-    a = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=path, verbose=False,
-                     save_every=3600)
+    a = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=path, verbose=False, save_every=3600)
     a.add(1, [0.5, 0.6])
     a.add(2, [0.4, 0.7])
     assert not path.exists()  # a run shorter than save_every is drawn once, at close
@@ -108,14 +122,16 @@ def test_animator_saves_at_most_every_save_every_seconds_and_at_close(tmp_path):
     assert first[:8] == PNG
     a.close()  # nothing left to save: no error, no change
     assert path.read_bytes() == first
-    b = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "b.png",
-                     verbose=False, save_every=0)
+    b = d2l.Animator(
+        xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "b.png", verbose=False, save_every=0
+    )
     b.add(1, [0.5, 0.6])
     one = (tmp_path / "b.png").read_bytes()
     b.add(2, [0.4, 0.7])
     assert one[:8] == PNG and (tmp_path / "b.png").read_bytes() != one  # saved at each point
-    c = d2l.Animator(xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "c.png",
-                     verbose=False, save_every=None)
+    c = d2l.Animator(
+        xlim=[1, 3], ylim=[0.3, 0.9], save_path=tmp_path / "c.png", verbose=False, save_every=None
+    )
     for epoch in (1, 2):
         c.add(epoch, [0.5, 0.6])
     c.close()
@@ -134,23 +150,34 @@ def test_grid_titles_do_not_overlap_the_row_above():
 
 
 def test_animator_labels_markers_and_a_legend_beside_the_curves(tmp_path):
-    a = d2l.Animator(xlabel="epoch", xlim=[1, 10], ylim=[0.3, 0.9],
-                     legend=["train loss", "train acc", "test acc"], save_path=tmp_path / "a.png",
-                     verbose=False)
+    a = d2l.Animator(
+        xlabel="epoch",
+        xlim=[1, 10],
+        ylim=[0.3, 0.9],
+        legend=["train loss", "train acc", "test acc"],
+        save_path=tmp_path / "a.png",
+        verbose=False,
+    )
     a.add(1, (0.78, 0.75, 0.79))
     a.close()
     ax = a.axes[0]
     assert ax.get_ylabel() == "loss / acc"
     assert all(line.get_marker() not in (None, "None", "") for line in ax.get_lines())
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     renderer = FigureCanvasAgg(a.fig).get_renderer()
     assert ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
-    assert d2l.Animator(ylabel="loss", legend=["a loss"], verbose=False,
-                        save_path=tmp_path / "b.png").ylabel == "loss"
+    assert (
+        d2l.Animator(
+            ylabel="loss", legend=["a loss"], verbose=False, save_path=tmp_path / "b.png"
+        ).ylabel
+        == "loss"
+    )
 
 
 def _figure(seed=0):
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(3, 2))
     ax = fig.subplots()
     ax.plot(np.random.default_rng(seed).random(10), "o-", label="a")
@@ -178,6 +205,7 @@ def test_inline_png_is_small_deterministic_and_retina():
 
 def test_display_set_up_is_harmless_outside_jupyter():
     import matplotlib
+
     backend, params = matplotlib.get_backend(), dict(matplotlib.rcParams)
     d2l.use_svg_display()  # the book's name: sets up the same PNG display, only in Jupyter
     display.use_png_display()
@@ -210,6 +238,7 @@ def _run_in_a_terminal(args, timeout=120, rows=40, cols=120) -> str:
     import fcntl
     import struct
     import termios
+
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
@@ -270,6 +299,9 @@ def test_progress_bar_leaves_no_stale_line_in_a_terminal(tmp_path):
     stale = [line for line in screen if "training:" in line or "%|" in line]
     assert not stale, screen  # ...and is gone
     assert f"Saving the plot to {path}" in screen  # on a line of its own, not on the bar
-    assert [line.split(":")[0] for line in screen if line.startswith("epoch")] == \
-        ["epoch 1", "epoch 2", "epoch 3"]
+    assert [line.split(":")[0] for line in screen if line.startswith("epoch")] == [
+        "epoch 1",
+        "epoch 2",
+        "epoch 3",
+    ]
     assert screen[-1] == "done"

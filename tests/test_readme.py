@@ -1,5 +1,6 @@
 """The README's set-up block is found as a shell types it: the first fenced block after a
 heading with "Set-up", two commands, both in the virtual environment."""
+
 import re
 from pathlib import Path
 

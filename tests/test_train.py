@@ -16,8 +16,18 @@ def _fit(small_dir, run_eagerly, updater_cls=d2l.Updater, epochs=3, **kw):
     train_iter, test_iter = d2l.load_data_fashion_mnist(32, data_dir=small_dir, seed=11)
     net = d2l.SoftmaxRegression(seed=4)
     updater = updater_cls(net if updater_cls is d2l.AnalyticUpdater else net.params, 0.1)
-    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, epochs, updater,
-                            run_eagerly=run_eagerly, check=False, verbose=False, **kw)
+    history = d2l.train_ch3(
+        net,
+        train_iter,
+        test_iter,
+        d2l.cross_entropy,
+        epochs,
+        updater,
+        run_eagerly=run_eagerly,
+        check=False,
+        verbose=False,
+        **kw,
+    )
     return net, history
 
 
@@ -47,7 +57,9 @@ def test_epoch_metrics_are_exact_means(small_iters, small_dir):
     X = tf.constant(images[..., None] / 255.0, tf.float32)
     expected_loss = float(tf.reduce_mean(d2l.cross_entropy(net(X), labels)))
     expected_acc = d2l.accuracy(net(X), tf.constant(labels, tf.int32)) / len(labels)
-    loss, acc = d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 1e-12))
+    loss, acc = d2l.train_epoch_ch3(
+        net, train_iter, d2l.cross_entropy, d2l.Updater(net.params, 1e-12)
+    )
     assert loss == pytest.approx(expected_loss, rel=1e-5)
     assert acc == pytest.approx(expected_acc)
 
@@ -66,13 +78,17 @@ def test_the_epoch_loss_is_the_mean_whatever_the_loss_returns(small_iters, small
     def keras(reduction):
         return tf.keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
 
-    losses = {"per example": d2l.cross_entropy,
-              "function's sum": lambda y_hat, y: tf.reduce_sum(d2l.cross_entropy(y_hat, y)),
-              "keras mean": keras("sum_over_batch_size"), "keras none": keras("none"),
-              "keras sum": keras("sum")}
+    losses = {
+        "per example": d2l.cross_entropy,
+        "function's sum": lambda y_hat, y: tf.reduce_sum(d2l.cross_entropy(y_hat, y)),
+        "keras mean": keras("sum_over_batch_size"),
+        "keras none": keras("none"),
+        "keras sum": keras("sum"),
+    }
     for name, loss in losses.items():
-        got, _ = d2l.train_epoch_ch3(net, train_iter, loss, d2l.Updater(net.params, 1e-12),
-                                     run_eagerly=run_eagerly)
+        got, _ = d2l.train_epoch_ch3(
+            net, train_iter, loss, d2l.Updater(net.params, 1e-12), run_eagerly=run_eagerly
+        )
         assert got == pytest.approx(expected, rel=1e-5), name
 
 
@@ -80,6 +96,7 @@ def test_a_subclass_that_changes_the_model_trains_as_its_own_model(small_iters):
     """A SoftmaxRegression whose __call__ divides the logits by a temperature is trained
     as that model (the tape through its __call__), not on the plain logits: as the
     book's loop, written out here, trains it."""
+
     class Tempered(d2l.SoftmaxRegression):
         def __call__(self, X):
             return d2l.softmax(self.logits(X) / 4)
@@ -95,8 +112,9 @@ def test_a_subclass_that_changes_the_model_trains_as_its_own_model(small_iters):
         sums += [float(tf.reduce_sum(l)), d2l.accuracy(y_hat, y), len(y)]
     for run_eagerly in (True, False):
         net = Tempered(seed=3)
-        got = d2l.train_epoch_ch3(net, batches, d2l.cross_entropy, d2l.Updater(net.params, 0.5),
-                                  run_eagerly=run_eagerly)
+        got = d2l.train_epoch_ch3(
+            net, batches, d2l.cross_entropy, d2l.Updater(net.params, 0.5), run_eagerly=run_eagerly
+        )
         assert got == pytest.approx((sums[0] / sums[2], sums[1] / sums[2]), rel=1e-5)
 
 
@@ -108,20 +126,27 @@ def test_a_generator_builds_a_keras_model_without_losing_a_batch(small_iters, ru
     def fresh():
         tf.keras.utils.set_random_seed(0)
         return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
     class Stream:  # read once, though iter() gives an inner iterator, not itself
         def __init__(self, batches):
             self.batches = iter(batches)
 
         def __iter__(self):
             return self.batches
+
     results = []
     for data in (batches, (batch for batch in batches), Stream(batches)):
         net = fresh()
-        results.append(d2l.train_epoch_ch3(net, data, loss, tf.keras.optimizers.SGD(0.1),
-                                           run_eagerly=run_eagerly))
-        results.append(d2l.evaluate_accuracy(fresh(), (b for b in batches),
-                                             run_eagerly=run_eagerly))
+        results.append(
+            d2l.train_epoch_ch3(
+                net, data, loss, tf.keras.optimizers.SGD(0.1), run_eagerly=run_eagerly
+            )
+        )
+        results.append(
+            d2l.evaluate_accuracy(fresh(), (b for b in batches), run_eagerly=run_eagerly)
+        )
     for got in (results[2:4], results[4:6]):  # as on the list: no batch lost
         assert got[0] == pytest.approx(results[0], rel=1e-6)
         assert got[1] == pytest.approx(results[1], rel=1e-6)
@@ -139,8 +164,13 @@ def test_building_a_keras_model_spends_no_pass_of_a_reshuffled_dataset(small_dir
         if build:
             net(X[:1])
         data = tf.data.Dataset.from_tensor_slices((X, y)).shuffle(len(y), seed=1).batch(32)
-        return d2l.train_epoch_ch3(net, data, tf.keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True), tf.keras.optimizers.SGD(0.1))
+        return d2l.train_epoch_ch3(
+            net,
+            data,
+            tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            tf.keras.optimizers.SGD(0.1),
+        )
+
     assert run(build=False) == pytest.approx(run(build=True), rel=1e-6)
 
 
@@ -155,13 +185,18 @@ def test_one_hot_labels_count_examples_not_entries(small_iters, run_eagerly):
     def fresh():
         tf.keras.utils.set_random_seed(0)
         return tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+
     got, expected = [], []
-    for data, loss, out in ((one_hot, tf.keras.losses.CategoricalCrossentropy(from_logits=True), got),
-                            (batches, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                             expected)):
+    for data, loss, out in (
+        (one_hot, tf.keras.losses.CategoricalCrossentropy(from_logits=True), got),
+        (batches, tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), expected),
+    ):
         net = fresh()
-        out.extend(d2l.train_epoch_ch3(net, data, loss, tf.keras.optimizers.SGD(0.1),
-                                       run_eagerly=run_eagerly))
+        out.extend(
+            d2l.train_epoch_ch3(
+                net, data, loss, tf.keras.optimizers.SGD(0.1), run_eagerly=run_eagerly
+            )
+        )
         out.append(d2l.evaluate_accuracy(net, data, run_eagerly=run_eagerly))
     assert got == pytest.approx(expected, rel=1e-5)
     assert 0.3 < expected[1] <= 1  # it learned something: the counts are not all zero
@@ -177,13 +212,15 @@ def test_a_regression_with_two_targets_is_not_taken_for_one_hot_rows():
     def fresh():
         tf.keras.utils.set_random_seed(0)
         return tf.keras.Sequential([tf.keras.layers.Dense(2)])
+
     loss = tf.keras.losses.MeanSquaredError()
     net, trainer, total, size = fresh(), tf.keras.optimizers.SGD(0.01), 0.0, 0
     for Xb, Yb in data:  # the book's loop
         with tf.GradientTape() as tape:
             l = loss(Yb, net(Xb))
-        trainer.apply_gradients(zip(tape.gradient(l, net.trainable_variables),
-                                    net.trainable_variables))
+        trainer.apply_gradients(
+            zip(tape.gradient(l, net.trainable_variables), net.trainable_variables)
+        )
         total, size = total + float(l) * int(tf.size(Yb)), size + int(tf.size(Yb))
     got, acc = d2l.train_epoch_ch3(fresh(), data, loss, tf.keras.optimizers.SGD(0.01))
     assert got == pytest.approx(total / size, rel=1e-5) and math.isnan(acc)
@@ -192,7 +229,7 @@ def test_a_regression_with_two_targets_is_not_taken_for_one_hot_rows():
 def test_generic_iterables_and_keras(small_iters):
     train_iter, test_iter = small_iters
     other = train_iter.map(lambda X, y: (X, y))  # a dataset the loader did not make
-    listed = [(X, y) for X, y in train_iter]     # a Python list of batches
+    listed = [(X, y) for X, y in train_iter]  # a Python list of batches
     for data in (other, listed):
         net = tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
         loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -206,14 +243,32 @@ def test_generic_iterables_and_keras(small_iters):
 def test_divergence_stops_with_epoch_and_batch(small_iters):
     train_iter, test_iter = small_iters
     net = d2l.SoftmaxRegression(seed=0)
-    with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+.*smaller learning rate"):
-        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
-                      d2l.Updater(net.params, 1e38), verbose=False, plot_path=None)
+    with pytest.raises(
+        d2l.TrainingDivergedError, match=r"epoch 1, batch \d+.*smaller learning rate"
+    ):
+        d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            5,
+            d2l.Updater(net.params, 1e38),
+            verbose=False,
+            plot_path=None,
+        )
     # eager as well, and a Python list of batches (compiled steps, sums kept on the device)
     net = d2l.SoftmaxRegression(seed=0)
     with pytest.raises(d2l.TrainingDivergedError, match=r"epoch 1, batch \d+"):
-        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 5,
-                      d2l.Updater(net.params, 1e38), verbose=False, run_eagerly=True)
+        d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            5,
+            d2l.Updater(net.params, 1e38),
+            verbose=False,
+            run_eagerly=True,
+        )
     listed = list(train_iter)
     net = d2l.SoftmaxRegression(seed=0)
     with pytest.raises(d2l.TrainingDivergedError, match=r"batch \d+"):
@@ -224,12 +279,20 @@ def test_book_asserts_and_bad_epochs(small_iters):
     train_iter, test_iter = small_iters
     net = d2l.SoftmaxRegression(seed=0)
     with pytest.raises(AssertionError, match="train loss"):
-        d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 1,
-                      d2l.Updater(net.params, 1e-6), verbose=False)
+        d2l.train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            d2l.cross_entropy,
+            1,
+            d2l.Updater(net.params, 1e-6),
+            verbose=False,
+        )
     for bad in (0, -2, 1.5):
         with pytest.raises(ValueError, match="num_epochs must be a positive integer"):
-            d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, bad,
-                          d2l.Updater(net.params, 0.1))
+            d2l.train_ch3(
+                net, train_iter, test_iter, d2l.cross_entropy, bad, d2l.Updater(net.params, 0.1)
+            )
 
 
 class _RecordingUpdater(d2l.Updater):
@@ -241,8 +304,11 @@ class _RecordingUpdater(d2l.Updater):
         self.steps = tf.Variable(0)
 
     def __call__(self, batch_size, grads):
-        self.sizes.assign(tf.tensor_scatter_nd_update(  # XLA can compile this one
-            self.sizes, [[self.steps]], [tf.cast(batch_size, tf.int32)]))
+        self.sizes.assign(
+            tf.tensor_scatter_nd_update(  # XLA can compile this one
+                self.sizes, [[self.steps]], [tf.cast(batch_size, tf.int32)]
+            )
+        )
         self.steps.assign_add(1)
         super().__call__(batch_size, grads)
 
@@ -274,7 +340,8 @@ def test_predict_ch3_titles(small_iters, tmp_path):
     X, y = next(iter(test_iter))
     preds = d2l.get_fashion_mnist_labels(tf.argmax(net(X[:4]), 1))
     assert [ax.get_title() for ax in axes] == [
-        f"{t}\n{p}" for t, p in zip(d2l.get_fashion_mnist_labels(y[:4]), preds)]
+        f"{t}\n{p}" for t, p in zip(d2l.get_fashion_mnist_labels(y[:4]), preds)
+    ]
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -287,13 +354,16 @@ def test_predict_ch3_takes_images_as_the_book_reshapes_them(small_iters):
     shown = {}
     for name, images in (("4-D", X), ("3-D", X[..., 0]), ("flat", tf.reshape(X, (-1, 784)))):
         axes = d2l.predict_ch3(net, [(images, y)], n=3)
-        shown[name] = ([ax.get_title() for ax in axes],
-                       [ax.get_images()[0].get_array().tolist() for ax in axes])
+        shown[name] = (
+            [ax.get_title() for ax in axes],
+            [ax.get_images()[0].get_array().tolist() for ax in axes],
+        )
     assert shown["3-D"] == shown["4-D"] == shown["flat"]
     np.testing.assert_allclose(shown["4-D"][1][0], X[0, :, :, 0].numpy())
     with pytest.raises(ValueError, match="square flat rows"):
-        d2l.predict_ch3(lambda X: tf.zeros((tf.shape(X)[0], 10)),
-                        [(tf.reshape(X, (-1, 784))[:, :780], y)], n=3)
+        d2l.predict_ch3(
+            lambda X: tf.zeros((tf.shape(X)[0], 10)), [(tf.reshape(X, (-1, 784))[:, :780], y)], n=3
+        )
 
 
 def test_changing_lr_reaches_the_compiled_step(small_iters):
@@ -306,8 +376,9 @@ def test_changing_lr_reaches_the_compiled_step(small_iters):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
 
 
-def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, tmp_path,
-                                                                   sigint_raises):
+def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(
+    small_iters, tmp_path, sigint_raises
+):
     import signal
 
     train_iter, test_iter = small_iters
@@ -320,8 +391,16 @@ def test_first_ctrl_c_stops_after_the_epoch_and_keeps_the_history(small_iters, t
 
     net = d2l.SoftmaxRegression(seed=0)
     animator = InterruptAtEpoch2(save_path=tmp_path / "a.png", verbose=False)
-    history = d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 10,
-                            d2l.Updater(net.params, 0.1), animator=animator, verbose=False)
+    history = d2l.train_ch3(
+        net,
+        train_iter,
+        test_iter,
+        d2l.cross_entropy,
+        10,
+        d2l.Updater(net.params, 0.1),
+        animator=animator,
+        verbose=False,
+    )
     assert history.interrupted and len(history.train_loss) == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -347,14 +426,24 @@ def test_a_ctrl_c_in_mid_epoch_lets_the_epoch_finish(small_iters, sigint_raises,
 
     net = d2l.SoftmaxRegression(seed=0)
     updater = d2l.Updater(net.params, 0.1)
-    history = d2l.train_ch3(net, Batches(), test_iter, d2l.cross_entropy, 5, updater,
-                            run_eagerly=run_eagerly, check=False, verbose=False)
+    history = d2l.train_ch3(
+        net,
+        Batches(),
+        test_iter,
+        d2l.cross_entropy,
+        5,
+        updater,
+        run_eagerly=run_eagerly,
+        check=False,
+        verbose=False,
+    )
     assert history.interrupted and len(history.train_loss) == 2
     assert len(read) == 2 * len(batches)  # both epochs whole
     again = d2l.SoftmaxRegression(seed=0)
     for _ in range(2):
-        d2l.train_epoch_ch3(again, batches, d2l.cross_entropy, d2l.Updater(again.params, 0.1),
-                            run_eagerly=True)
+        d2l.train_epoch_ch3(
+            again, batches, d2l.cross_entropy, d2l.Updater(again.params, 0.1), run_eagerly=True
+        )
     np.testing.assert_allclose(net.W.numpy(), again.W.numpy(), atol=1e-6)
 
 
@@ -370,8 +459,9 @@ def test_evaluate_accuracy_hand_computed(small_dir):
     # a plain list of batches works too, and so does an unknown dataset
     batches = [(X, y) for X, y in test_iter]
     assert d2l.evaluate_accuracy(constant_net, batches) == pytest.approx(expected)
-    assert d2l.evaluate_accuracy(constant_net, test_iter.map(lambda X, y: (X, y))) == \
-        pytest.approx(expected)
+    assert d2l.evaluate_accuracy(constant_net, test_iter.map(lambda X, y: (X, y))) == pytest.approx(
+        expected
+    )
 
 
 def _book_epoch(net, train_iter, updater):
@@ -394,8 +484,17 @@ def test_iterating_by_hand_and_train_ch3_see_the_same_batches(small_dir, tmp_pat
             for _ in range(2):
                 _book_epoch(net, train_iter, updater)
         else:
-            d2l.train_ch3(net, train_iter, test_iter, d2l.cross_entropy, 2, updater,
-                          check=False, verbose=False, plot_path=tmp_path / "t.png")
+            d2l.train_ch3(
+                net,
+                train_iter,
+                test_iter,
+                d2l.cross_entropy,
+                2,
+                updater,
+                check=False,
+                verbose=False,
+                plot_path=tmp_path / "t.png",
+            )
         models.append(net.W.numpy())
     np.testing.assert_allclose(models[1], models[0], atol=1e-6)
 
@@ -426,8 +525,9 @@ def test_datasets_the_user_transforms_train_through_the_general_path(small_dir):
     assert accs[-1] > 0.9
 
 
-def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, tmp_path,
-                                                                     monkeypatch):
+def test_the_run_length_chooses_how_to_compile_with_the_same_results(
+    small_dir, tmp_path, monkeypatch
+):
     """A short run compiles a plain graph, a long one XLA (train_ch3 knows the run's
     length); either way the same seed gives the same model, and the same path twice
     gives it bit for bit."""
@@ -439,6 +539,7 @@ def test_the_run_length_chooses_how_to_compile_with_the_same_results(small_dir, 
     def recording_init(self, make, what, xla, **options):
         made.append((what, xla))
         real_init(self, make, what, xla, **options)
+
     monkeypatch.setattr(program.Program, "__init__", recording_init)
 
     def paths():  # how the training epochs were compiled (evaluation: a plain graph)

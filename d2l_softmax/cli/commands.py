@@ -3,6 +3,7 @@
 :mod:`d2l_softmax.cli` parses the command line and turns errors into one line and
 an exit code; the commands here import TensorFlow only when they run.
 """
+
 from __future__ import annotations
 
 import sys
@@ -83,13 +84,15 @@ def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
     from ..optim import Updater, cosine_schedule
     from ..plots import Animator
     from ..train import predict_ch3, train_ch3
+
     clock("import")
 
     if args.seed is not None:
         tf.random.set_seed(args.seed)
     reading.join()
-    train_iter, test_iter = load_data_fashion_mnist(args.batch_size, data_dir=args.data_dir,
-                                                    seed=args.seed)
+    train_iter, test_iter = load_data_fashion_mnist(
+        args.batch_size, data_dir=args.data_dir, seed=args.seed
+    )
     clock("data")
     out = args.out if args.out is not None else new_run_folder()
     made = not out.exists() or args.out is None  # ours to remove if the run saves nothing
@@ -98,33 +101,64 @@ def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
         for name in TRAIN_OUTPUTS:
             resolve_target(out / name)  # a device, a pipe or a folder there is refused
         net = SoftmaxRegression(seed=args.seed)
-        print(f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
-              f"batch size {args.batch_size}, seed {args.seed}")
+        print(
+            f"Training softmax regression: {args.epochs} epochs, lr {args.lr}, "
+            f"batch size {args.batch_size}, seed {args.seed}"
+        )
         # drawn only when saved, after the model and the history: they are worth more
-        animator = Animator(xlabel="epoch", xlim=[1, float(args.epochs)], ylim=[0.3, 0.9],
-                            legend=["train loss", "train acc", "test acc"], save_every=None)
-        schedule = cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr)) \
-            if args.schedule == "cosine" else None
-        history = train_ch3(net, train_iter, test_iter, cross_entropy, args.epochs,
-                            Updater(net.params, args.lr), animator=animator, check=False,
-                            lr_schedule=schedule)
+        animator = Animator(
+            xlabel="epoch",
+            xlim=[1, float(args.epochs)],
+            ylim=[0.3, 0.9],
+            legend=["train loss", "train acc", "test acc"],
+            save_every=None,
+        )
+        schedule = (
+            cosine_schedule(args.lr, args.epochs, final_lr=min(1e-4, args.lr))
+            if args.schedule == "cosine"
+            else None
+        )
+        history = train_ch3(
+            net,
+            train_iter,
+            test_iter,
+            cross_entropy,
+            args.epochs,
+            Updater(net.params, args.lr),
+            animator=animator,
+            check=False,
+            lr_schedule=schedule,
+        )
     except BaseException:
         for folder in (out, out.parent) if args.out is None else (out,):
             if made and folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()  # an empty folder tells nothing (runs/ too, if now empty)
         raise
     clock("training")
-    settings = {"lr": args.lr, "schedule": args.schedule, "batch_size": args.batch_size,
-                "seed": args.seed, "epochs_done": len(history.train_loss), "epochs": args.epochs}
+    settings = {
+        "lr": args.lr,
+        "schedule": args.schedule,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "epochs_done": len(history.train_loss),
+        "epochs": args.epochs,
+    }
 
     def saves(folder: Path):
-        return [("model.npz", lambda: checkpoint.save_params(folder / "model.npz", net,
-                                                             **settings)),
-                ("history.json", lambda: write_json(folder / "history.json",
-                                                    {**history.as_dict(), "settings": settings})),
-                ("training.png", lambda: animator.save(folder / "training.png")),
-                ("predictions.png", lambda: predict_ch3(net, test_iter, n=12,
-                                                        save_path=folder / "predictions.png"))]
+        return [
+            ("model.npz", lambda: checkpoint.save_params(folder / "model.npz", net, **settings)),
+            (
+                "history.json",
+                lambda: write_json(
+                    folder / "history.json", {**history.as_dict(), "settings": settings}
+                ),
+            ),
+            ("training.png", lambda: animator.save(folder / "training.png")),
+            (
+                "predictions.png",
+                lambda: predict_ch3(net, test_iter, n=12, save_path=folder / "predictions.png"),
+            ),
+        ]
 
     with interrupt.StopOnInterrupt():  # a signal now lets the saves finish; a second stops
         failed, rescue = save_run(out, saves, clock)
@@ -137,8 +171,10 @@ def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
         return interrupt.exit_code()
     if interrupt.received():  # while saving: the saves were let finish
         done = len(history.train_loss)
-        say(f"Interrupted while saving, after the last epoch ({done} of {done}): everything "
-            f"is saved in {out}/")
+        say(
+            f"Interrupted while saving, after the last epoch ({done} of {done}): everything "
+            f"is saved in {out}/"
+        )
         return interrupt.exit_code()
     say(f"Test accuracy {history.test_acc[-1]:.4f}. Saved in {out}/: {', '.join(TRAIN_OUTPUTS)}")
     say(f"Next: {PROG} evaluate {out / 'model.npz'}")
@@ -148,6 +184,7 @@ def cmd_train(args, *, clock: Callable[[str], None] | None = None) -> int:
 def _test_split(data_dir):
     """The test images and labels: only the two test files are needed."""
     from ..io.fashion_mnist import find_fashion_mnist, read_fashion_mnist
+
     return read_fashion_mnist(find_fashion_mnist(data_dir, splits=("test",)), "test")
 
 
@@ -207,8 +244,8 @@ def cmd_predict(args) -> int:
             print(f"{path}: {get_fashion_mnist_labels([k])[0]} ({float(p[k]):.1%})")
         return 0
     images, labels = _test_split(args.data_dir)
-    X = scale_pixels(images[:args.n, ..., None])
-    axes = predict_ch3(net, [(X, labels[:args.n])], n=args.n, save_path=out)
+    X = scale_pixels(images[: args.n, ..., None])
+    axes = predict_ch3(net, [(X, labels[: args.n])], n=args.n, save_path=out)
     for ax in axes:
         true, pred = ax.get_title().split("\n")
         print(f"{true:>12} -> {pred}{'' if true == pred else '   (wrong)'}")
@@ -217,4 +254,3 @@ def cmd_predict(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
-

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 failure (one line on stderr, no traceback), 2 bad usage
 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM. A run stopped during training
 saves what it has done first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ MAX_PREDICT = 1000  # test images in one grid: 125 rows of 8 is already a tall p
 def _checked(parse: Callable, check: Callable, what: str) -> Callable:
     """An argparse type: ``parse`` the text, then ``check`` the value with the library's
     own check (:mod:`d2l_softmax.checks`); a problem in either is a usage error."""
+
     def convert(text: str):
         try:
             value = parse(text)
@@ -36,6 +38,7 @@ def _checked(parse: Callable, check: Callable, what: str) -> Callable:
             return check(value, "the value")
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
+
     return convert
 
 
@@ -47,55 +50,86 @@ _seed = _checked(int, check_seed, "an integer")
 def _image_count(text: str) -> int:
     value = _positive_int(text)
     if value > MAX_PREDICT:
-        raise argparse.ArgumentTypeError(f"at most {MAX_PREDICT} images fit in one grid, "
-                                         f"got {value}")
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_PREDICT} images fit in one grid, got {value}"
+        )
     return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=(
-        "Softmax regression from scratch on Fashion-MNIST (Dive into Deep Learning, ch. 3)."))
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Softmax regression from scratch on Fashion-MNIST (Dive into Deep Learning, ch. 3)."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--verbose", action="store_true",
-                        help="also show TensorFlow's own log lines (as D2L_SOFTMAX_VERBOSE=1)")
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own log lines (as D2L_SOFTMAX_VERBOSE=1)",
+    )
 
-    train = sub.add_parser("train", parents=[common],
-                           help="train the chapter's model and save the results",
-                           description="Train softmax regression on Fashion-MNIST with minibatch "
-                           "SGD, print per-epoch numbers and save the model, the history (JSON), "
-                           "the training curve and a grid of predictions.")
+    train = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train the chapter's model and save the results",
+        description="Train softmax regression on Fashion-MNIST with minibatch "
+        "SGD, print per-epoch numbers and save the model, the history (JSON), "
+        "the training curve and a grid of predictions.",
+    )
     train.add_argument("--epochs", type=_positive_int, default=10, help="passes over the data (10)")
     train.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate (0.1)")
     train.add_argument("--batch-size", type=_positive_int, default=256, help="minibatch size (256)")
-    train.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                       help="learning rate per epoch: constant (the chapter) or cosine-decayed")
-    train.add_argument("--seed", type=_seed, default=None,
-                       help="seed for initialisation and shuffling: the run becomes reproducible")
+    train.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate per epoch: constant (the chapter) or cosine-decayed",
+    )
+    train.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        help="seed for initialisation and shuffling: the run becomes reproducible",
+    )
     train.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST IDX files")
     train.add_argument("--out", type=Path, help="output folder (runs/<timestamp>/)")
 
-    evaluate = sub.add_parser("evaluate", parents=[common],
-                              help="test accuracy, per class, and the confusion matrix",
-                              description="Evaluate a saved model on the 10,000 test images.")
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="test accuracy, per class, and the confusion matrix",
+        description="Evaluate a saved model on the 10,000 test images.",
+    )
     evaluate.add_argument("model", type=Path, help="a model.npz written by 'train'")
     evaluate.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
-    evaluate.add_argument("--out", type=Path,
-                          help="confusion-matrix PNG (confusion_matrix.png beside the model)")
+    evaluate.add_argument(
+        "--out", type=Path, help="confusion-matrix PNG (confusion_matrix.png beside the model)"
+    )
 
-    predict = sub.add_parser("predict", parents=[common],
-                             help="classify test images or your own image files",
-                             description="Show test images with true and predicted labels, or "
-                             "classify image files (PNG, JPEG, GIF, BMP, WebP, TIFF, PPM; made "
-                             "grey and 28x28).")
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="classify test images or your own image files",
+        description="Show test images with true and predicted labels, or "
+        "classify image files (PNG, JPEG, GIF, BMP, WebP, TIFF, PPM; made "
+        "grey and 28x28).",
+    )
     predict.add_argument("model", type=Path, help="a model.npz written by 'train'")
     predict.add_argument("images", nargs="*", type=Path, help="image files to classify")
-    predict.add_argument("--n", type=_image_count, default=None,
-                         help=f"test images to show (12, at most {MAX_PREDICT})")
+    predict.add_argument(
+        "--n",
+        type=_image_count,
+        default=None,
+        help=f"test images to show (12, at most {MAX_PREDICT})",
+    )
     predict.add_argument("--data-dir", type=Path, help="folder with the Fashion-MNIST test files")
-    predict.add_argument("--out", type=Path,
-                         help="PNG for the grid (predictions.png beside the model)")
+    predict.add_argument(
+        "--out", type=Path, help="PNG for the grid (predictions.png beside the model)"
+    )
     return parser
 
 
@@ -150,6 +184,7 @@ class GuardedOutput:
 
     def _fail(self, err: OSError) -> None:
         from ..engine import interrupt
+
         self.failure = err
         if self.stops:
             interrupt.stop_soon()
@@ -173,8 +208,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "predict":
         if args.images and (args.n is not None or args.out is not None):
-            parser.error("--n and --out are for the grid of test images; "
-                         "with IMAGE files the predictions are printed")
+            parser.error(
+                "--n and --out are for the grid of test images; "
+                "with IMAGE files the predictions are printed"
+            )
         args.n = 12 if args.n is None else args.n
     return args
 
@@ -188,12 +225,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         quiet.show_logs()
     from ..engine import interrupt
+
     interrupt.forget()
     # stdout closed (``>&-``): Python has None there; the command runs, printing nowhere
-    stdout = sys.stdout = GuardedOutput(sys.stdout if sys.stdout is not None
-                                        else open(os.devnull, "w"))
-    stderr = sys.stderr = GuardedOutput(sys.stderr if sys.stderr is not None
-                                        else open(os.devnull, "w"), stops=False)
+    stdout = sys.stdout = GuardedOutput(
+        sys.stdout if sys.stdout is not None else open(os.devnull, "w")
+    )
+    stderr = sys.stderr = GuardedOutput(
+        sys.stderr if sys.stderr is not None else open(os.devnull, "w"), stops=False
+    )
     try:
         with interrupt.terminate_as_interrupt():
             code = COMMANDS[args.command](args)

@@ -30,8 +30,12 @@ def new_run_folder(parent: Path = Path("runs")) -> Path:
     raise FileExistsError(f"{parent}/{stamp}: a thousand runs started in this second")
 
 
-def save_all(saves: Sequence[tuple[str, Callable]], done: Callable[[str], None], *,
-              stop_at_first: bool = False) -> dict[str, Exception]:
+def save_all(
+    saves: Sequence[tuple[str, Callable]],
+    done: Callable[[str], None],
+    *,
+    stop_at_first: bool = False,
+) -> dict[str, Exception]:
     """Run every save, most valuable first; one that fails does not stop the others,
     unless it is the first and ``stop_at_first``. ``done(name)`` follows each."""
     failed = {}

@@ -17,8 +17,13 @@ def _shape(t) -> str:
 def one_hot_rows(y_hat: tf.Tensor, y: tf.Tensor) -> bool:
     """Whether ``y`` holds one row per example over the same q >= 2 classes as the scores
     ``y_hat`` (B, q): one-hot labels, as Keras' ``CategoricalCrossentropy`` takes them."""
-    return (y.shape.rank == 2 and y_hat.shape.rank == 2 and y.shape[1] is not None
-            and y.shape[1] >= 2 and y.shape[1] == y_hat.shape[1])
+    return (
+        y.shape.rank == 2
+        and y_hat.shape.rank == 2
+        and y.shape[1] is not None
+        and y.shape[1] >= 2
+        and y.shape[1] == y_hat.shape[1]
+    )
 
 
 def predicted_and_true(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -37,26 +42,38 @@ def predicted_and_true(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Te
     if not y.dtype.is_integer:
         raise ValueError(f"labels must be integers, got dtype {y.dtype.name}")
     if y.shape.rank is not None and y.shape.rank != 1:
-        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} do not "
-                         "line up: labels must be a vector (batch,)")
+        raise ValueError(
+            f"predictions {_shape(y_hat)} and labels {_shape(y)} do not "
+            "line up: labels must be a vector (batch,)"
+        )
     if y_hat.shape.rank == 2:
         if y_hat.shape[1] == 1:
-            raise ValueError(f"scores {_shape(y_hat)} have one class: pass scores "
-                             "(batch, classes) with classes >= 2, or labels (batch,)")
+            raise ValueError(
+                f"scores {_shape(y_hat)} have one class: pass scores "
+                "(batch, classes) with classes >= 2, or labels (batch,)"
+            )
         y_hat = tf.argmax(y_hat, axis=1, output_type=tf.int64)
     elif y_hat.shape.rank == 1:
         if not y_hat.dtype.is_integer:
-            raise ValueError("predicted labels (batch,) must be integers, got dtype "
-                             f"{y_hat.dtype.name}; pass scores as (batch, classes)")
+            raise ValueError(
+                "predicted labels (batch,) must be integers, got dtype "
+                f"{y_hat.dtype.name}; pass scores as (batch, classes)"
+            )
     elif y_hat.shape.rank is None:  # a tf.numpy_function's output, compiled
-        raise ValueError("the predictions' shape is unknown in the compiled step: give it one "
-                         "(tf.ensure_shape(y_hat, (None, classes))) or pass run_eagerly=True")
+        raise ValueError(
+            "the predictions' shape is unknown in the compiled step: give it one "
+            "(tf.ensure_shape(y_hat, (None, classes))) or pass run_eagerly=True"
+        )
     else:
-        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} "
-                         "do not line up: expected scores (batch, classes) or labels (batch,)")
+        raise ValueError(
+            f"predictions {_shape(y_hat)} and labels {_shape(y)} "
+            "do not line up: expected scores (batch, classes) or labels (batch,)"
+        )
     if not y_hat.shape.is_compatible_with(y.shape):
-        raise ValueError(f"predictions {_shape(y_hat)} and labels {_shape(y)} "
-                         "do not line up: one label per prediction")
+        raise ValueError(
+            f"predictions {_shape(y_hat)} and labels {_shape(y)} "
+            "do not line up: one label per prediction"
+        )
     return tf.cast(y_hat, tf.int64), tf.cast(y, tf.int64)
 
 
@@ -83,10 +100,10 @@ def count_and_correct(y_hat: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Ten
     entries = tf.cast(tf.size(y), tf.float32)
     if not one_hot_rows(y_hat, y):
         return entries, nan
-    rows = (tf.reduce_all(y >= 0) &
-            tf.reduce_all(tf.abs(tf.reduce_sum(tf.cast(y, tf.float32), 1) - 1) < 1e-3))
-    return (tf.where(rows, examples(y), entries),
-            tf.where(rows, correct_count(y_hat, y), nan))
+    rows = tf.reduce_all(y >= 0) & tf.reduce_all(
+        tf.abs(tf.reduce_sum(tf.cast(y, tf.float32), 1) - 1) < 1e-3
+    )
+    return (tf.where(rows, examples(y), entries), tf.where(rows, correct_count(y_hat, y), nan))
 
 
 def summed_loss(loss, l: tf.Tensor, count) -> tf.Tensor:

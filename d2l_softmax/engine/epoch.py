@@ -19,6 +19,7 @@ decides *how* the same step is repeated, and checks what the eager loop would me
   :mod:`~d2l_softmax.engine.guards`; a loss that stops being finite raises
   :class:`TrainingDivergedError`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -72,10 +73,16 @@ def _one_example(data_iter):
         return scale_pixels(source.images[:1]), source.labels[:1], data_iter
     if isinstance(data_iter, tf.data.Dataset):
         spec_X, spec_y = (tuple(data_iter.element_spec) + (None, None))[:2]
-        if isinstance(spec_X, tf.TensorSpec) and spec_X.shape[1:].is_fully_defined() \
-                and isinstance(spec_y, tf.TensorSpec):
-            return (tf.zeros([1, *spec_X.shape[1:]], spec_X.dtype),
-                    tf.zeros([1, *spec_y.shape[1:]], spec_y.dtype), data_iter)
+        if (
+            isinstance(spec_X, tf.TensorSpec)
+            and spec_X.shape[1:].is_fully_defined()
+            and isinstance(spec_y, tf.TensorSpec)
+        ):
+            return (
+                tf.zeros([1, *spec_X.shape[1:]], spec_X.dtype),
+                tf.zeros([1, *spec_y.shape[1:]], spec_y.dtype),
+                data_iter,
+            )
     batches = iter(data_iter)
     first = next(batches, None)
     if first is None:  # no examples: run_epoch says so
@@ -102,8 +109,12 @@ def prepare(net, updater, data_iter, *, training: bool):
         if X is None:
             return None
         y_hat = net(X)  # builds a Keras model
-        if not training or not y.dtype.is_integer or y.shape.rank != 1 \
-                or getattr(y_hat, "shape", tf.TensorShape(None)).rank != 2:
+        if (
+            not training
+            or not y.dtype.is_integer
+            or y.shape.rank != 1
+            or getattr(y_hat, "shape", tf.TensorShape(None)).rank != 2
+        ):
             return None
         classes = int(y_hat.shape[-1])
         loader_labels = array_source(data_iter) is not None
@@ -117,17 +128,27 @@ def prepare(net, updater, data_iter, *, training: bool):
 
 # ---------------------------------------------------------------- one epoch
 
-def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: bool = False,
-              jit_compile: bool | None = None, run_steps: int | None = None,
-              epoch: int | None = None) -> np.ndarray:
+
+def run_epoch(
+    step,
+    objects: tuple,
+    data_iter,
+    *,
+    training: bool,
+    run_eagerly: bool = False,
+    jit_compile: bool | None = None,
+    run_steps: int | None = None,
+    epoch: int | None = None,
+) -> np.ndarray:
     """Sums over one pass of ``step``, as float64: (loss, correct, count) when training,
     else (correct, count). ``objects``: (net, loss, updater), or (net,) to evaluate.
     ``jit_compile`` and ``run_steps`` (the whole run's steps, when known) choose how it
     is compiled (:func:`~d2l_softmax.engine.program.use_xla`). A label outside the
     net's classes raises ``ValueError``, a non-finite loss
     :class:`TrainingDivergedError`; the batch is not trained on, nor any after it."""
-    data_iter, classes = prepare(objects[0], objects[-1] if training else None, data_iter,
-                                 training=training)
+    data_iter, classes = prepare(
+        objects[0], objects[-1] if training else None, data_iter, training=training
+    )
     if training:
         step = check_labels_first(step, classes)
     source = array_source(data_iter)
@@ -153,7 +174,8 @@ def run_epoch(step, objects: tuple, data_iter, *, training: bool, run_eagerly: b
 
 
 _OUT_OF_RANGE = re.compile(
-    r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+    r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)"
+)
 
 
 def _label_error(err: tf.errors.InvalidArgumentError) -> ValueError | None:
@@ -171,25 +193,46 @@ def _compiled_pass(step, objects, data_iter, source, training, xla):
     what = "training epoch" if training else "evaluation"
     key = (what, *map(id, objects))
     if source is not None:
-        loop = program(key + ("fused", source.batch_size), lambda jit, autograph, known:
-                       tf.function(fused_loop(step, source.batch_size, training=training,
-                                              static_shapes=known),
-                                   jit_compile=jit, autograph=autograph), what, xla,
-                       hides_batch_size=True, batch_size_known=xla is not False)  # XLA: known
+        loop = program(
+            key + ("fused", source.batch_size),
+            lambda jit, autograph, known: tf.function(
+                fused_loop(step, source.batch_size, training=training, static_shapes=known),
+                jit_compile=jit,
+                autograph=autograph,
+            ),
+            what,
+            xla,
+            hides_batch_size=True,
+            batch_size_known=xla is not False,
+        )  # XLA: known
         sums, bad = loop(source.images, source.labels, source.order())
     elif isinstance(data_iter, tf.data.Dataset):
+
         def make(jit, autograph, known):
             if not known:  # the whole pass as one program, batch size unknown
-                return tf.function(dataset_loop(
-                    tf.function(step, jit_compile=jit, autograph=autograph), training=training))
-            one_step = tf.function(accumulating(step, training=training), jit_compile=jit,
-                                   autograph=autograph)  # one trace per batch shape
+                return tf.function(
+                    dataset_loop(
+                        tf.function(step, jit_compile=jit, autograph=autograph), training=training
+                    )
+                )
+            one_step = tf.function(
+                accumulating(step, training=training), jit_compile=jit, autograph=autograph
+            )  # one trace per batch shape
             return lambda dataset: step_loop(one_step, dataset, training=training)
+
         loop = program(key + ("dataset",), make, what, xla, hides_batch_size=True)
         sums, bad = loop(data_iter)
     else:  # a second batch shape gets a trace with the batch size unknown (reduce_retracing)
-        one_step = program(key + ("step",), lambda jit, autograph, known: tf.function(
-            accumulating(step, training=training), jit_compile=jit, autograph=autograph,
-            reduce_retracing=not known), what, xla)
+        one_step = program(
+            key + ("step",),
+            lambda jit, autograph, known: tf.function(
+                accumulating(step, training=training),
+                jit_compile=jit,
+                autograph=autograph,
+                reduce_retracing=not known,
+            ),
+            what,
+            xla,
+        )
         sums, bad = step_loop(one_step, data_iter, training=training)
     return sums.numpy().astype(np.float64), int(bad)

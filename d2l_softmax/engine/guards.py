@@ -8,6 +8,7 @@
   NumPy or Python random draw) would freeze that change into the program, so the
   trace is refused with a :class:`CompileError` instead of training on silently.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,11 +27,14 @@ class CompileError(TypeError):
 
 # ---------------------------------------------------------------- labels
 
+
 def label_error(label: int | None, classes: int, where: str = "") -> ValueError:
     """The one error for a label out of range (``label`` None when it is not known)."""
     what = "a label" if label is None else f"label {label}"
-    return ValueError(f"{what} is out of range{f' at {where}' if where else ''}: labels must "
-                      f"be in 0..{classes - 1} for {classes} classes")
+    return ValueError(
+        f"{what} is out of range{f' at {where}' if where else ''}: labels must "
+        f"be in 0..{classes - 1} for {classes} classes"
+    )
 
 
 def out_of_range(y: tf.Tensor, num_classes: int) -> tf.Tensor:
@@ -71,8 +75,10 @@ def check_lined_up(what: str, scores: tf.Tensor, y: tf.Tensor) -> None:
     if y.shape.rank is not None and y.shape.rank != 1:
         raise ValueError(f"labels must be a vector (batch,), got shape {tuple(y.shape)}")
     if not scores.shape[:1].is_compatible_with(y.shape[:1]):
-        raise ValueError(f"{what} {tuple(scores.shape)} and labels {tuple(y.shape)} "
-                         "do not line up: one label per row")
+        raise ValueError(
+            f"{what} {tuple(scores.shape)} and labels {tuple(y.shape)} "
+            "do not line up: one label per row"
+        )
 
 
 def check_labels_first(step: Callable, classes: int | None) -> Callable:
@@ -86,6 +92,7 @@ def check_labels_first(step: Callable, classes: int | None) -> Callable:
     The last place is 0 for a good batch (0 is never out of range). ``classes`` None
     (labels known to be in range): no check.
     """
+
     def checked(X, y):
         y = tf.convert_to_tensor(y)
         if classes is None or not y.dtype.is_integer or y.shape.rank != 1:
@@ -100,14 +107,16 @@ def check_labels_first(step: Callable, classes: int | None) -> Callable:
             label = y[tf.argmax(tf.cast(bad, tf.int32))]
             exact = label <= tf.constant(min(2**24, y.dtype.max), y.dtype)
             if y.dtype.min < 0:
-                exact &= label >= tf.constant(-2**24, y.dtype)
+                exact &= label >= tf.constant(-(2**24), y.dtype)
             nan = tf.constant(float("nan"))
             shown = tf.where(exact, tf.cast(label, tf.float32), nan)
             return nan, tf.constant(0.0), tf.constant(0.0), shown
 
         def run():
             return (*(tf.cast(v, tf.float32) for v in step(X, y)), tf.constant(0.0))
+
         return tf.cond(tf.reduce_any(bad), skip, run)
+
     return checked
 
 
@@ -139,8 +148,9 @@ def _own_attributes(obj) -> dict:
     attrs = getattr(obj, "__dict__", None)
     if not isinstance(attrs, dict):
         return {}
-    if isinstance(obj, (tf.Module, tf.keras.layers.Layer, tf.keras.optimizers.Optimizer,
-                        tf.keras.losses.Loss)):
+    if isinstance(
+        obj, (tf.Module, tf.keras.layers.Layer, tf.keras.optimizers.Optimizer, tf.keras.losses.Loss)
+    ):
         if not _KERAS_OWN:
             for base in (tf.keras.Model, tf.keras.layers.Layer, tf.Module):
                 _KERAS_OWN.update(vars(base()))
@@ -159,10 +169,16 @@ def _functions_of(obj) -> list:
     functions = getattr(obj, "python_function", None)  # a tf.function
     if functions is not None:
         return _functions_of(functions)
-    methods = (getattr(type(obj), name, None)
-               for name in ("__call__", "call", "forward", "logits", "train_step"))
-    return [f for f in methods if isinstance(f, types.FunctionType)
-            and not (f.__module__ or "").startswith(("keras", "tensorflow"))]
+    methods = (
+        getattr(type(obj), name, None)
+        for name in ("__call__", "call", "forward", "logits", "train_step")
+    )
+    return [
+        f
+        for f in methods
+        if isinstance(f, types.FunctionType)
+        and not (f.__module__ or "").startswith(("keras", "tensorflow"))
+    ]
 
 
 @tf.autograph.experimental.do_not_convert  # plain Python, run while a step is traced
@@ -172,8 +188,10 @@ def python_state(*objects) -> dict:
     among them, their functions' closures and the globals those functions name (and
     so on through the functions found there, a few calls deep); and NumPy's and
     Python's global random generators."""
-    seen: dict = {"np.random": (_RANDOM_STATE, repr(np.random.get_state(legacy=False))),
-                  "random": (_RANDOM_STATE, random.getstate())}
+    seen: dict = {
+        "np.random": (_RANDOM_STATE, repr(np.random.get_state(legacy=False))),
+        "random": (_RANDOM_STATE, random.getstate()),
+    }
     followed: set = set()
 
     def record(where, value, depth):
@@ -223,6 +241,7 @@ def refuse_frozen_python_state(step: Callable, objects: tuple) -> Callable:
     loop changes it at every batch. Checked at each trace (the only time the step's
     Python runs).
     """
+
     def traced(*args):
         before = python_state(*objects)
         out = step(*args)
@@ -231,14 +250,18 @@ def refuse_frozen_python_state(step: Callable, objects: tuple) -> Callable:
         if changed:
             where = sorted(changed)[0]
             drawn = isinstance(before.get(where), tuple) and before[where][0] == _RANDOM_STATE
-            cause = (f"draws random numbers with NumPy or Python's random module ({where})"
-                     if drawn else f"changes {where} ({before.get(where)!r} -> "
-                                          f"{after.get(where)!r})")
+            cause = (
+                f"draws random numbers with NumPy or Python's random module ({where})"
+                if drawn
+                else f"changes {where} ({before.get(where)!r} -> {after.get(where)!r})"
+            )
             raise CompileError(
                 f"the net, loss or updater {cause} in Python: compiled, Python code runs "
                 "once, when the step is traced, so the same value would be used at every "
                 "step. Use TensorFlow for it (tf.random, tf.keras.layers.Dropout, a "
                 "tf.Variable for a counter), or pass run_eagerly=True to run the step as "
-                "plain Python.")
+                "plain Python."
+            )
         return out
+
     return traced

@@ -9,6 +9,7 @@ A signal the process was started with ignored (a job started with ``&`` from a
 script ignores SIGINT) stays ignored. The signals received are recorded, so the
 command line can exit with 130 after SIGINT and 143 after SIGTERM.
 """
+
 from __future__ import annotations
 
 import faulthandler

@@ -12,6 +12,7 @@ picks the loop and compiles it.
 - Any other iterable of ``(X, y)``: one compiled step per batch (:func:`step_loop`).
 - ``run_eagerly=True``: the step as plain Python, batch by batch (:func:`eager_loop`).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,8 @@ class TrainingDivergedError(FloatingPointError):
         where = f"epoch {epoch}, batch {batch}" if epoch else f"batch {batch}"
         super().__init__(
             f"training diverged: the loss became {value} at {where}. Try a smaller "
-            "learning rate, and check that the inputs are finite and the labels in range.")
+            "learning rate, and check that the inputs are finite and the labels in range."
+        )
         self.epoch, self.batch = epoch, batch
 
 
@@ -45,6 +47,7 @@ def _first_bad(out: tf.Tensor, i, bad: tf.Tensor, training: bool) -> tf.Tensor:
 
 
 # ---------------------------------------------------------------- the loops
+
 
 def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = False) -> Callable:
     """``loop(images, labels, order) -> (sums, bad)`` over in-memory uint8 images.
@@ -69,8 +72,10 @@ def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = F
             def body(k, sums, bad):
                 out = run(batch(k))
                 return k + 1, sums + out, _first_bad(out, k, bad, training)
-            _, sums, bad = tf.while_loop(lambda k, sums, bad: (k < count) & (bad < 0), body,
-                                         (tf.constant(0), sums, bad))
+
+            _, sums, bad = tf.while_loop(
+                lambda k, sums, bad: (k < count) & (bad < 0), body, (tf.constant(0), sums, bad)
+            )
             return sums, bad
 
         n = int(order.shape[0])
@@ -80,17 +85,19 @@ def fused_loop(step, batch_size: int, *, training: bool, static_shapes: bool = F
             return sums, bad
         if not static_shapes:  # one loop over every batch, its size unknown to the graph
             starts, ends = (tf.constant(column) for column in zip(*bounds))
-            return run_batches(lambda k: order[starts[k]:ends[k]], len(bounds), sums, bad)
+            return run_batches(lambda k: order[starts[k] : ends[k]], len(bounds), sums, bad)
 
         # shapes known (XLA): the full batches in a loop, then the short one on its own
         full_count, tail = divmod(n, batch_size)
         if full_count:
-            full = tf.reshape(order[:n - tail], (-1, batch_size))  # a row a batch
+            full = tf.reshape(order[: n - tail], (-1, batch_size))  # a row a batch
             sums, bad = run_batches(lambda k: full[k], full_count, sums, bad)
         if tail:
+
             def run_short(sums, bad):
-                out = run(order[n - tail:])
+                out = run(order[n - tail :])
                 return sums + out, _first_bad(out, tf.constant(full_count), bad, training)
+
             sums, bad = tf.cond(bad < 0, lambda: run_short(sums, bad), lambda: (sums, bad))
         return sums, bad
 
@@ -120,13 +127,16 @@ def accumulating(step, *, training: bool) -> Callable:
     """``step(X, y, sums, bad, i) -> (sums, bad)``: one step that adds its numbers to
     the running sums, so that a Python loop of compiled steps never waits for them.
     After a bad batch the steps do nothing: nothing more is trained."""
+
     def accumulate(X, y, sums, bad, i):
         def run():
             out = tf.stack(step(X, y))
             return sums + out, _first_bad(out, i, bad, training)
+
         if not training:
             return run()
         return tf.cond(bad < 0, run, lambda: (sums, bad))
+
     return accumulate
 
 
@@ -154,5 +164,4 @@ def source_batches(source: ArraySource, order: tf.Tensor):
     them (and as the fused loop takes them)."""
     for start, end in batch_bounds(int(order.shape[0]), source.batch_size):
         idx = order[start:end]
-        yield (scale_pixels(tf.gather(source.images, idx)),
-               tf.gather(source.labels, idx))
+        yield (scale_pixels(tf.gather(source.images, idx)), tf.gather(source.labels, idx))

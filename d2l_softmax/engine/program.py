@@ -10,6 +10,7 @@ notebook cell run again with new ``W`` and ``b``, a global, an attribute, a laye
 frozen) is what the new program reads. Outside ``train_ch3``, each call of
 ``train_epoch_ch3`` or ``evaluate_accuracy`` compiles its own.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -60,9 +61,15 @@ class Program:
     start-up lines there whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
     """
 
-    def __init__(self, make: Callable[[bool, bool, bool], Callable], what: str,
-                 xla: bool | None, *, hides_batch_size: bool = False,
-                 batch_size_known: bool = False):
+    def __init__(
+        self,
+        make: Callable[[bool, bool, bool], Callable],
+        what: str,
+        xla: bool | None,
+        *,
+        hides_batch_size: bool = False,
+        batch_size_known: bool = False,
+    ):
         self.make, self.what, self.hides_batch_size = make, what, hides_batch_size
         self.jit, self.insist_on_xla = xla is not False, xla is True
         self.autograph, self.batch_size_known, self.has_run = False, batch_size_known, False
@@ -87,8 +94,11 @@ class Program:
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as err:
                 if not self.jit or self.insist_on_xla or "XLA" not in str(err):
                     raise
-                warnings.warn(f"XLA could not compile the {self.what}; using a plain graph "
-                              f"instead ({str(err).splitlines()[0]})", stacklevel=4)
+                warnings.warn(
+                    f"XLA could not compile the {self.what}; using a plain graph "
+                    f"instead ({str(err).splitlines()[0]})",
+                    stacklevel=4,
+                )
                 self.jit = False
             except (tf.errors.OpError, CompileError):
                 raise
@@ -106,7 +116,8 @@ class Program:
             f"could not compile the {self.what} for this net, loss and updater: "
             f"{type(err).__name__}: {err}\nThey must be TensorFlow code (no .numpy() or "
             "Python branching on tensor values). Pass run_eagerly=True to run the step "
-            "as plain Python instead.")
+            "as plain Python instead."
+        )
 
 
 _KEPT: ContextVar[dict | None] = ContextVar("d2l_softmax_programs", default=None)
@@ -154,8 +165,9 @@ def kept(key: tuple, make: Callable[[], object]):
     return store[key]
 
 
-def program(key: tuple, make: Callable[[bool, bool, bool], Callable], what: str,
-            xla: bool | None, **options) -> Program:
+def program(
+    key: tuple, make: Callable[[bool, bool, bool], Callable], what: str, xla: bool | None, **options
+) -> Program:
     """The :class:`Program` for ``key`` (the kind of loop and the objects it runs)."""
     return kept(key + (xla,), lambda: Program(make, what, xla, **options))
 

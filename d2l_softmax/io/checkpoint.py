@@ -10,6 +10,7 @@ headers) before any data is read; no more than the declared data (plus one byte,
 tell "too long") is ever inflated, and NaN or infinite parameters are refused.
 TensorFlow is imported only to make the model.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,35 +30,51 @@ from .files import regular_file, write_atomically
 from .idx import read_into
 
 if TYPE_CHECKING:
-
     from ..model import SoftmaxRegression
 
 FORMAT = "d2l_softmax.params/1"
-MAX_PARAMS = 1 << 26          # 67 million float32 values (256 MiB); the chapter's has 7,850
-MAX_META_CHARS = 1 << 16      # the settings text
+MAX_PARAMS = 1 << 26  # 67 million float32 values (256 MiB); the chapter's has 7,850
+MAX_META_CHARS = 1 << 16  # the settings text
 MAX_MODEL_FILE_BYTES = 1 << 30
 MEMBERS = ("W.npy", "b.npy", "meta.npy")  # what a model file holds, in this order
-MAX_ZIP_ENTRIES = 16          # declared entries: a model has 3 (their names are checked after)
+MAX_ZIP_ENTRIES = 16  # declared entries: a model has 3 (their names are checked after)
 MAX_ZIP_DIRECTORY_BYTES = 1 << 16  # a model's zip directory takes about 160 bytes
 # what the zip and .npy parsers raise on a damaged or hostile file
-_PARSE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
-                 lzma.LZMAError, NotImplementedError, RuntimeError, struct.error,
-                 OverflowError, IndexError, TypeError, SyntaxError, tokenize.TokenError)
+_PARSE_ERRORS = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    OverflowError,
+    IndexError,
+    TypeError,
+    SyntaxError,
+    tokenize.TokenError,
+)
 
 
 def _count_non_finite(value: np.ndarray, chunk: int = 1 << 20) -> int:
     """How many NaN or infinite values ``value`` holds (checked a chunk at a time)."""
     flat = value.reshape(-1)
-    return sum(int(np.count_nonzero(~np.isfinite(flat[i:i + chunk])))
-               for i in range(0, flat.size, chunk))
+    return sum(
+        int(np.count_nonzero(~np.isfinite(flat[i : i + chunk]))) for i in range(0, flat.size, chunk)
+    )
 
 
 def _check_finite(path, W: np.ndarray, b: np.ndarray) -> None:
     for name, value in (("W", W), ("b", b)):
         bad = _count_non_finite(value)
         if bad:
-            raise ValueError(f"{path}: {name} has {bad} non-finite values (NaN or inf): "
-                             "such a model predicts nothing meaningful")
+            raise ValueError(
+                f"{path}: {name} has {bad} non-finite values (NaN or inf): "
+                "such a model predicts nothing meaningful"
+            )
 
 
 def save_params(path, model: SoftmaxRegression, **settings) -> Path:
@@ -69,8 +86,9 @@ def save_params(path, model: SoftmaxRegression, **settings) -> Path:
     W, b = model.W.numpy(), model.b.numpy()
     _check_finite(path, W, b)
     try:
-        meta = json.dumps({"format": FORMAT, "shape": list(W.shape), "settings": settings},
-                          allow_nan=False)
+        meta = json.dumps(
+            {"format": FORMAT, "shape": list(W.shape), "settings": settings}, allow_nan=False
+        )
     except (TypeError, ValueError) as err:
         raise ValueError(f"settings must be JSON numbers, strings, lists...: {err}") from None
     return write_atomically(path, lambda f: _write_npz(f, W=W, b=b, meta=np.array(meta)))
@@ -105,28 +123,36 @@ def _read_npy(zf: zipfile.ZipFile, name: str, ndim: int, kind: str) -> np.ndarra
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy version {version} for {name}")
-        if len(shape) != ndim or dtype.kind != kind or dtype.hasobject \
-                or (kind == "f" and dtype.itemsize != 4) or min(shape, default=0) < 0:
+        if (
+            len(shape) != ndim
+            or dtype.kind != kind
+            or dtype.hasobject
+            or (kind == "f" and dtype.itemsize != 4)
+            or min(shape, default=0) < 0
+        ):
             raise ValueError(f"{name} is {dtype} of shape {shape}")
         count = math.prod(shape)
         limit = 1 if kind == "U" else MAX_PARAMS
         if count > limit or (kind == "U" and dtype.itemsize > 4 * MAX_META_CHARS):
-            raise ValueError(f"{name} claims {dtype} of shape {shape}: larger than any model "
-                             "this package makes")
+            raise ValueError(
+                f"{name} claims {dtype} of shape {shape}: larger than any model this package makes"
+            )
         nbytes = count * dtype.itemsize
         data = np.empty(count, dtype)  # filled a megabyte at a time: no more is inflated
         got = read_into(f, data)
         if got != nbytes or f.read(1):
-            raise ValueError(f"{name} has {got if got < nbytes else 'more'} bytes of data, "
-                             f"its header says {nbytes}")
+            raise ValueError(
+                f"{name} has {got if got < nbytes else 'more'} bytes of data, "
+                f"its header says {nbytes}"
+            )
     if not dtype.isnative:  # big-endian floats: swapped in place, not copied
         data = data.byteswap(inplace=True).view(dtype.newbyteorder("="))
     return data.reshape(shape, order="F" if fortran else "C")
 
 
-_END = struct.Struct("<4s4H2LH")            # the end of central directory record
-_ZIP64_LOCATOR = struct.Struct("<4sLQL")     # where the ZIP64 end record is
-_ZIP64_END = struct.Struct("<4sQ2H2L4Q")     # the ZIP64 end record
+_END = struct.Struct("<4s4H2LH")  # the end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # where the ZIP64 end record is
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")  # the ZIP64 end record
 
 
 def _declared_directory(raw) -> tuple[int, int]:
@@ -141,7 +167,7 @@ def _declared_directory(raw) -> tuple[int, int]:
         raise zipfile.BadZipFile("File is not a zip file")
     _, _, _, on_disk, total, size, _, _ = _END.unpack_from(tail, at)
     locator = at - _ZIP64_LOCATOR.size
-    if locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
         raw.seek(_ZIP64_LOCATOR.unpack_from(tail, locator)[2])
         record = raw.read(_ZIP64_END.size)
         if len(record) == _ZIP64_END.size and record[:4] == b"PK\x06\x06":
@@ -158,19 +184,23 @@ def _check_zip_directory(raw) -> None:
     entries, size = _declared_directory(raw)
     raw.seek(0)
     if entries > MAX_ZIP_ENTRIES:
-        raise ValueError(f"its zip directory declares {entries:,} entries; a model has "
-                         f"{len(MEMBERS)}")
+        raise ValueError(
+            f"its zip directory declares {entries:,} entries; a model has {len(MEMBERS)}"
+        )
     if size > MAX_ZIP_DIRECTORY_BYTES:
-        raise ValueError(f"its zip directory declares {size:,} bytes; a model's takes at "
-                         f"most {MAX_ZIP_DIRECTORY_BYTES:,}")
+        raise ValueError(
+            f"its zip directory declares {size:,} bytes; a model's takes at "
+            f"most {MAX_ZIP_DIRECTORY_BYTES:,}"
+        )
 
 
 def _check_members(zf: zipfile.ZipFile) -> None:
     """Refuse an archive that holds anything but W, b and meta, each once."""
     names = zf.namelist()
     if sorted(names) != sorted(MEMBERS):
-        raise ValueError(f"it holds {', '.join(names)[:200]}; a model holds "
-                         f"{', '.join(MEMBERS)}, each once")
+        raise ValueError(
+            f"it holds {', '.join(names)[:200]}; a model holds {', '.join(MEMBERS)}, each once"
+        )
 
 
 def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -187,19 +217,23 @@ def read_model_arrays(path) -> tuple[np.ndarray, np.ndarray, dict]:
                 b = _read_npy(zf, "b", 1, "f")
                 meta = json.loads(str(_read_npy(zf, "meta", 0, "U")))
         except _PARSE_ERRORS as err:
-            raise ValueError(f"{path}: not a readable d2l_softmax model file "
-                             f"({type(err).__name__}: {_first_sentence(err)})") from None
+            raise ValueError(
+                f"{path}: not a readable d2l_softmax model file "
+                f"({type(err).__name__}: {_first_sentence(err)})"
+            ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a d2l_softmax model file (format {meta!r:.200})")
     if b.shape != (W.shape[1],) or 0 in W.shape:
-        raise ValueError(f"{path}: inconsistent parameters W {W.shape} {W.dtype}, "
-                         f"b {b.shape} {b.dtype}")
+        raise ValueError(
+            f"{path}: inconsistent parameters W {W.shape} {W.dtype}, b {b.shape} {b.dtype}"
+        )
     _check_finite(path, W, b)
     return W, b, meta
 
 
-def load_params(path, *, num_inputs: int | None = None,
-                num_outputs: int | None = None) -> tuple[SoftmaxRegression, dict]:
+def load_params(
+    path, *, num_inputs: int | None = None, num_outputs: int | None = None
+) -> tuple[SoftmaxRegression, dict]:
     """Load a model saved by :func:`save_params`; return ``(model, settings)``.
 
     A missing file raises ``FileNotFoundError``, a folder ``IsADirectoryError``,
@@ -213,6 +247,7 @@ def load_params(path, *, num_inputs: int | None = None,
     if W.shape != expected:
         raise ValueError(f"{path}: the model has W of shape {W.shape}, expected {expected}")
     from ..model import SoftmaxRegression
+
     model = SoftmaxRegression(*W.shape, seed=0)
     model.W.assign(W)
     model.b.assign(b)

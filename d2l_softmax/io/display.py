@@ -5,6 +5,7 @@ Inline figures in Jupyter are PNG drawn at twice the size they are shown at
 in a notebook that is not trusted (which shows no SVG), and the same figure always
 gives the same bytes, so re-running a notebook that changes nothing changes no byte.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,10 +38,14 @@ def png_bytes(fig: Figure, dpi: float) -> bytes:
     size); no 'Software' text naming the matplotlib version, no date.
     """
     from PIL import Image
+
     drawn = io.BytesIO()
     fig.savefig(drawn, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    image = Image.open(drawn).convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE,
-                                                      dither=Image.Dither.NONE)
+    image = (
+        Image.open(drawn)
+        .convert("RGB")
+        .quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.NONE)
+    )
     out = io.BytesIO()
     image.save(out, format="png", optimize=True)
     return out.getvalue()
@@ -68,6 +73,7 @@ def use_png_display() -> None:
     if in_notebook():
         from IPython import get_ipython
         from matplotlib_inline import backend_inline
+
         backend_inline.set_matplotlib_formats("png")  # PNG only: no SVG beside it
         formatter = get_ipython().display_formatter.formatters["image/png"]
         formatter.for_type(Figure, retina_png)
@@ -96,8 +102,9 @@ def save_figure(fig: Figure, path, **kwargs) -> Path:
     The format follows the suffix (PNG, SVG...).
     """
     fmt = Path(path).suffix.lstrip(".").lower() or "png"
-    return write_atomically(path, lambda f: fig.savefig(f, format=fmt, bbox_inches="tight",
-                                                        **kwargs))
+    return write_atomically(
+        path, lambda f: fig.savefig(f, format=fmt, bbox_inches="tight", **kwargs)
+    )
 
 
 def subplots(rows: int, cols: int, figsize, **kwargs):
@@ -105,9 +112,9 @@ def subplots(rows: int, cols: int, figsize, **kwargs):
     (constrained layout: a two-line title pushes the row below down, not over the
     row above)."""
     import matplotlib.pyplot as plt
+
     set_up_display()
-    return plt.subplots(rows, cols, figsize=figsize, squeeze=False, layout="constrained",
-                        **kwargs)
+    return plt.subplots(rows, cols, figsize=figsize, squeeze=False, layout="constrained", **kwargs)
 
 
 class AxesList(list):
@@ -124,6 +131,7 @@ def finish(fig: Figure, save_path) -> None:
         save_figure(fig, save_path, dpi=150)
         if not in_notebook():
             import matplotlib.pyplot as plt
+
             plt.close(fig)
 
 
@@ -135,7 +143,9 @@ def as_image(img) -> np.ndarray:
     if img.ndim == 1:
         side = math.isqrt(img.size)
         if side * side != img.size:
-            raise ValueError(f"images must be (H, W), (H, W, 1), (H, W, 3) or square flat "
-                             f"rows (H * W,), got shape {img.shape}")
+            raise ValueError(
+                f"images must be (H, W), (H, W, 1), (H, W, 3) or square flat "
+                f"rows (H * W,), got shape {img.shape}"
+            )
         return img.reshape(side, side)
     return img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img

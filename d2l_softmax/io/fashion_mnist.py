@@ -12,6 +12,7 @@ The files are looked for, in order, in
 
 and only then downloaded with ``tf.keras.datasets.fashion_mnist.load_data()``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,18 @@ from .idx import PathLike, read_idx
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 ENV_VAR = "FASHION_MNIST_DIR"
-TEXT_LABELS = ("t-shirt", "trouser", "pullover", "dress", "coat",
-               "sandal", "shirt", "sneaker", "bag", "ankle boot")
+TEXT_LABELS = (
+    "t-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 NUM_CLASSES = len(TEXT_LABELS)
 IMAGE_SHAPE = (28, 28)
 
@@ -53,6 +64,7 @@ class DataNotFoundError(FileNotFoundError):
 
 # ---------------------------------------------------------------- the files
 
+
 def _find_file(folder: Path, name: str) -> Path | None:
     for candidate in (folder / name, folder / (name + ".gz")):
         if candidate.is_file():
@@ -73,21 +85,26 @@ def _check_splits(splits: Sequence[str]) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _read_split_cached(images_path: Path, labels_path: Path, count: int,
-                       _stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _read_split_cached(
+    images_path: Path, labels_path: Path, count: int, _stamp: tuple
+) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(images_path, 3)
     labels = read_idx(labels_path, 1)
     if images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-                         f"Fashion-MNIST's are 28x28")
+        raise ValueError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
+            f"Fashion-MNIST's are 28x28"
+        )
     if len(images) != count:
         raise ValueError(f"{images_path}: {len(images)} images, expected {count}")
     if len(labels) != count:
         raise ValueError(f"{labels_path}: {len(labels)} labels, expected {count}")
     if labels.max(initial=0) >= NUM_CLASSES:
         bad = int(np.argmax(labels >= NUM_CLASSES))
-        raise ValueError(f"{labels_path}: label {labels[bad]} at index {bad} is out of "
-                         f"range 0..{NUM_CLASSES - 1}")
+        raise ValueError(
+            f"{labels_path}: label {labels[bad]} at index {bad} is out of "
+            f"range 0..{NUM_CLASSES - 1}"
+        )
     for array in (images, labels):  # shared by every caller: one caller's edit is no other's
         array.flags.writeable = False
     return images, labels
@@ -114,13 +131,18 @@ def read_fashion_mnist(folder: PathLike, split: str) -> tuple[np.ndarray, np.nda
 
 # ---------------------------------------------------------------- finding the data
 
+
 def _keras_cache_dir() -> Path:
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "datasets" / "fashion-mnist"
 
 
-def find_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = True,
-                       splits: Sequence[str] = ("train", "test")) -> Path:
+def find_fashion_mnist(
+    data_dir: PathLike | None = None,
+    *,
+    download: bool = True,
+    splits: Sequence[str] = ("train", "test"),
+) -> Path:
     """The folder that holds the four Fashion-MNIST files (see the module docstring).
 
     With ``splits=("test",)`` a folder with only the two test files will do.
@@ -133,13 +155,15 @@ def find_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
         if folder:
             folder = Path(folder)
             if folder.exists() and not folder.is_dir():
-                raise DataNotFoundError(f"{source}={folder} is a file, not a folder.\n"
-                                        + HOW_TO_GET_THE_DATA)
+                raise DataNotFoundError(
+                    f"{source}={folder} is a file, not a folder.\n" + HOW_TO_GET_THE_DATA
+                )
             if _has_all_files(folder, splits):
                 return folder
             raise DataNotFoundError(
                 f"{source}={folder} does not hold the {what} Fashion-MNIST files.\n"
-                + HOW_TO_GET_THE_DATA)
+                + HOW_TO_GET_THE_DATA
+            )
     looked = [DEBIAN_DIR, _keras_cache_dir()]
     for folder in looked:
         if _has_all_files(folder, splits):
@@ -148,6 +172,7 @@ def find_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
     if download:
         try:
             import tensorflow as tf
+
             tf.keras.datasets.fashion_mnist.load_data()
         except Exception as err:  # any network or file error: explained below
             problem = f"downloading failed ({type(err).__name__}: {err})"
@@ -156,8 +181,11 @@ def find_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
                 return _keras_cache_dir()
             problem = "the download did not leave the files in the Keras cache"
     raise DataNotFoundError(
-        "Fashion-MNIST was not found: looked in " + ", ".join(map(str, looked))
-        + f" ({ENV_VAR} is not set), and {problem}.\n" + HOW_TO_GET_THE_DATA)
+        "Fashion-MNIST was not found: looked in "
+        + ", ".join(map(str, looked))
+        + f" ({ENV_VAR} is not set), and {problem}.\n"
+        + HOW_TO_GET_THE_DATA
+    )
 
 
 def get_fashion_mnist_labels(labels: Sequence[int]) -> list[str]:
@@ -172,6 +200,7 @@ def get_fashion_mnist_labels(labels: Sequence[int]) -> list[str]:
     values = values.tolist()  # Python ints: compared exactly, whatever their width
     bad = [v for v in values if not 0 <= v < NUM_CLASSES]
     if bad:
-        raise ValueError(f"label {bad[0]!r} is not a class: labels are integers in "
-                         f"0..{NUM_CLASSES - 1}")
+        raise ValueError(
+            f"label {bad[0]!r} is not a class: labels are integers in 0..{NUM_CLASSES - 1}"
+        )
     return [TEXT_LABELS[v] for v in values]

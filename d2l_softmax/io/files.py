@@ -12,8 +12,10 @@ outright (``kill -9``, power cut) leaves its temporary behind; the next save of 
 same file deletes those whose writer is no longer running, or that are older than an
 hour.
 """
+
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -48,9 +50,14 @@ class WriteError(OSError):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -104,11 +111,13 @@ def resolve_target(path) -> Path:
         raise WriteError(path, err.strerror, err.errno) from None
     if not stat.S_ISREG(mode):
         what = _kind(mode) + (f" (through the link to {target})" if target != path else "")
-        raise WriteError(path, f"it is {what}, not a regular file; only a regular file is "
-                         "ever replaced")
+        raise WriteError(
+            path, f"it is {what}, not a regular file; only a regular file is ever replaced"
+        )
     if not os.access(target, os.W_OK):  # renaming over it would get past its permissions
-        raise WriteError(path, "Permission denied: the file is write-protected, and is kept",
-                         errno.EACCES)
+        raise WriteError(
+            path, "Permission denied: the file is write-protected, and is kept", errno.EACCES
+        )
     return target
 
 
@@ -137,8 +146,12 @@ def _check_free_space(folder: Path, need: int) -> None:
         return
     free = info.f_bavail * info.f_frsize
     if free < need:
-        raise WriteError(folder, f"no space left: {_size(free)} free, at least {_size(need)} "
-                         "needed", errno.ENOSPC, verb="write in")
+        raise WriteError(
+            folder,
+            f"no space left: {_size(free)} free, at least {_size(need)} needed",
+            errno.ENOSPC,
+            verb="write in",
+        )
 
 
 def _write_probe(folder: Path, size: int) -> None:
@@ -210,7 +223,7 @@ def clean_stale_temporaries(target: Path) -> int:
         name = entry.name
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
-        pid_text = name[len(prefix):].split(".", 1)[0]
+        pid_text = name[len(prefix) :].split(".", 1)[0]
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError:
@@ -220,26 +233,20 @@ def clean_stale_temporaries(target: Path) -> int:
         old = time.time() - info.st_mtime > STALE_SECONDS
         dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
         if old or dead:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed += 1
-            except OSError:
-                pass
     return removed
 
 
 def _fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (where the file system allows it)."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_atomically(path, write: Callable[[BinaryIO], Any]) -> Path:
@@ -257,8 +264,9 @@ def write_atomically(path, write: Callable[[BinaryIO], Any]) -> Path:
         _make_folder(folder)
     clean_stale_temporaries(target)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp",
-                                   prefix=f".{_temporary_stem(target.name)}.{os.getpid()}.")
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, suffix=".tmp", prefix=f".{_temporary_stem(target.name)}.{os.getpid()}."
+        )
     except OSError as err:
         raise WriteError(path, err.strerror, err.errno) from None
     try:
@@ -288,4 +296,3 @@ def write_atomically(path, write: Callable[[BinaryIO], Any]) -> Path:
 def write_json(path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     return write_atomically(path, lambda f: f.write(json.dumps(obj, indent=2).encode() + b"\n"))
-

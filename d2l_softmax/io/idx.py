@@ -18,6 +18,7 @@ Python's lock, so the files can be read in a thread while another one works
 a second member or a damaged stream, is read again by :mod:`gzip`, which says
 what is wrong.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -56,7 +57,7 @@ def read_into(f: BinaryIO, out: np.ndarray) -> int:
     """
     view, done = memoryview(out.reshape(-1).view(np.uint8)), 0
     while done < len(view):
-        n = f.readinto(view[done:done + _CHUNK])
+        n = f.readinto(view[done : done + _CHUNK])
         if not n:
             break
         done += n
@@ -93,7 +94,7 @@ class OneMember(io.RawIOBase):
                 data = self.zlib.decompress(self.input, len(buffer))
                 self.input = self.zlib.unconsumed_tail
                 if data:
-                    buffer[:len(data)] = data
+                    buffer[: len(data)] = data
                     return len(data)
         except zlib.error as err:
             raise NotOneMember(str(err)) from None
@@ -106,19 +107,25 @@ def _parse(path: Path, f: BinaryIO, ndim: int, max_bytes: int, size_hint) -> np.
     header = 4 + 4 * ndim
     head = _read_exactly(f, header)
     if len(head) >= 4 and (head[0] != 0 or head[1] != 0 or head[2] != 0x08 or head[3] != ndim):
-        raise ValueError(f"{path}: bad IDX magic number {head[:4].hex()} "
-                         f"(expected 000008{ndim:02x}: unsigned bytes, {ndim} dimensions)")
+        raise ValueError(
+            f"{path}: bad IDX magic number {head[:4].hex()} "
+            f"(expected 000008{ndim:02x}: unsigned bytes, {ndim} dimensions)"
+        )
     if len(head) < header:
-        raise ValueError(f"{path}: truncated IDX file ({len(head)} bytes, "
-                         f"the header alone needs {header})")
-    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big", signed=True)
-                 for i in range(ndim))
+        raise ValueError(
+            f"{path}: truncated IDX file ({len(head)} bytes, the header alone needs {header})"
+        )
+    dims = tuple(
+        int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big", signed=True) for i in range(ndim)
+    )
     if any(d < 0 for d in dims):
         raise ValueError(f"{path}: IDX header gives a negative size {dims}")
     expected = math.prod(dims)
     if expected > max_bytes:
-        raise ValueError(f"{path}: IDX header says {dims} = {expected:,} bytes of data, more "
-                         f"than the {max_bytes:,} this reader accepts: not a real data set")
+        raise ValueError(
+            f"{path}: IDX header says {dims} = {expected:,} bytes of data, more "
+            f"than the {max_bytes:,} this reader accepts: not a real data set"
+        )
     if size_hint is not None and size_hint - header != expected:  # plain file: known size
         payload, has = size_hint - header, f"{size_hint - header}"
     else:
@@ -129,8 +136,10 @@ def _parse(path: Path, f: BinaryIO, ndim: int, max_bytes: int, size_hint) -> np.
                 return out.reshape(dims)
             payload, has = expected + 1, "more"
     what = "truncated" if payload < expected else "too long"
-    raise ValueError(f"{path}: {what} IDX file: header says {dims} = {expected} "
-                     f"bytes of data, the file has {has}")
+    raise ValueError(
+        f"{path}: {what} IDX file: header says {dims} = {expected} "
+        f"bytes of data, the file has {has}"
+    )
 
 
 def read_idx(path: PathLike, ndim: int, *, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:

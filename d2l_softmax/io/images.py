@@ -3,6 +3,7 @@
 Images are opened lazily with Pillow and their size is checked before they are decoded.
 TensorFlow is imported only to make the image tensor.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,6 +24,7 @@ MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 
+
 class _TooLarge(Exception):
     """An image wider or taller than ``MAX_IMAGE_SIDE``; the message is its size."""
 
@@ -36,6 +38,7 @@ def _grey(img) -> tuple[Image.Image, float]:
     the decoded image (itself at most 4), the most for palette images with transparency.
     """
     from PIL import Image, ImageChops
+
     if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
         return img.convert("I").convert("F"), 1 / 65535
     if img.mode == "F":
@@ -56,6 +59,7 @@ def _grey(img) -> tuple[Image.Image, float]:
 def read_image(path, size: int = 28) -> np.ndarray:
     """An image file as a (size, size) float32 array in [0, 1]; see :func:`load_image`."""
     from PIL import Image, ImageOps
+
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1024:
         raise ValueError(f"size must be an integer in 1..1024, got {size!r}")
     path = regular_file(path, "image file")
@@ -75,14 +79,18 @@ def read_image(path, size: int = 28) -> np.ndarray:
                 small = grey.resize((size, size), Image.Resampling.BILINEAR)  # antialiased
                 return np.clip(np.asarray(small, np.float32) * np.float32(scale), 0.0, 1.0)
         except (_TooLarge, Image.DecompressionBombError) as err:  # Pillow's: over 179 Mpixels
-            size_text = err if isinstance(err, _TooLarge) else \
-                f"more than {MAX_IMAGE_PIXELS:,} pixels"
-            raise ValueError(f"{path}: the image is too large to read ({size_text}; the limit "
-                             f"is {MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels); shrink it first") \
-                from None
+            size_text = (
+                err if isinstance(err, _TooLarge) else f"more than {MAX_IMAGE_PIXELS:,} pixels"
+            )
+            raise ValueError(
+                f"{path}: the image is too large to read ({size_text}; the limit "
+                f"is {MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels); shrink it first"
+            ) from None
         except Exception as err:  # noqa: BLE001 (any decoder failure on hostile input)
-            raise ValueError(f"{path}: not an image this can read (PNG, JPEG, GIF, BMP, "
-                             f"WebP, TIFF, PPM): {type(err).__name__}: {err}") from None
+            raise ValueError(
+                f"{path}: not an image this can read (PNG, JPEG, GIF, BMP, "
+                f"WebP, TIFF, PPM): {type(err).__name__}: {err}"
+            ) from None
 
 
 def load_image(path, size: int = 28) -> tf.Tensor:
@@ -95,4 +103,5 @@ def load_image(path, size: int = 28) -> tf.Tensor:
     pictures on a white background should be inverted.
     """
     import tensorflow as tf
+
     return tf.constant(read_image(path, size)[None, :, :, None])

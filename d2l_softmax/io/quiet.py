@@ -26,6 +26,7 @@ quietly; a ``MPLCONFIGDIR`` the user set is kept.
 Set ``D2L_SOFTMAX_VERBOSE=1`` (or pass ``--verbose`` on the command line) to see
 everything TensorFlow prints.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,7 +46,8 @@ _LOG_LINE = re.compile(
     rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.+-]+:\d+\]"
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [\w/.+-]+:\d+\]"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler)")
+    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler)"
+)
 
 
 def verbose() -> bool:
@@ -119,9 +121,15 @@ class _QuietFinder(importlib.abc.MetaPathFinder):
 
 
 # The package's compiled loops and steps, as TensorFlow names them in its warnings
-_OWN_FUNCTIONS = ("fused_loop.<locals>.", "dataset_loop.<locals>.", "accumulating.<locals>.",
-                  "make_train_step.<locals>.", "make_eval_step.<locals>.",
-                  "check_labels_first.<locals>.", "refuse_frozen_python_state.<locals>.")
+_OWN_FUNCTIONS = (
+    "fused_loop.<locals>.",
+    "dataset_loop.<locals>.",
+    "accumulating.<locals>.",
+    "make_train_step.<locals>.",
+    "make_eval_step.<locals>.",
+    "check_labels_first.<locals>.",
+    "refuse_frozen_python_state.<locals>.",
+)
 
 
 class _OwnRetracing(logging.Filter):
@@ -129,8 +137,10 @@ class _OwnRetracing(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not ("triggered tf.function retracing" in message
-                    and any(name in message for name in _OWN_FUNCTIONS))
+        return not (
+            "triggered tf.function retracing" in message
+            and any(name in message for name in _OWN_FUNCTIONS)
+        )
 
 
 _OWN_RETRACING = _OwnRetracing()
@@ -154,6 +164,8 @@ def writable_matplotlib_folder() -> None:
         os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="matplotlib-")
     except OSError:  # no temporary folder either: matplotlib will say so itself
         pass
+
+
 _set_level = False  # whether before_tensorflow() set TF_CPP_MIN_LOG_LEVEL
 
 

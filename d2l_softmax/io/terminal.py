@@ -1,4 +1,5 @@
-"""The :class:`~d2l_softmax.plots.Animator` outside Jupyter, and the limits of its axes.
+"""Training in a terminal: the progress bar, and the :class:`~d2l_softmax.plots.Animator`
+outside Jupyter, and the limits of its axes.
 
 In a terminal the animator prints each point above the progress bar and saves its figure
 to a PNG file of its own, now and then and when the program ends.
@@ -49,7 +50,24 @@ def write_line(line: str) -> None:
     line written, and the bar drawn again below it (a plain print would land on the
     bar's line and leave a stale copy of the bar behind)."""
     from tqdm import tqdm
+
     tqdm.write(line, file=sys.stdout)
+
+
+def epoch_bar(epochs: range, *, hidden: bool = False):
+    """``epochs``, iterated under a progress bar on standard output when it is a terminal
+    (none when ``hidden``, as in Jupyter, where the plot shows the progress)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        epochs,
+        total=epochs.stop - epochs.start,  # len(epochs) overflows past 2**63 epochs
+        desc="training",
+        unit="epoch",
+        leave=False,
+        file=sys.stdout,
+        disable=True if hidden else None,
+    )  # None: no bar when not a terminal
 
 
 def new_plot_file() -> Path:
@@ -57,8 +75,9 @@ def new_plot_file() -> Path:
     own, which no other animator (in this program or another) is given."""
     folder = Path(tempfile.gettempdir()) / "d2l_softmax-plots"
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=time.strftime("animator-%Y%m%d-%H%M%S-"),
-                                suffix=".png", dir=folder)
+    fd, name = tempfile.mkstemp(
+        prefix=time.strftime("animator-%Y%m%d-%H%M%S-"), suffix=".png", dir=folder
+    )
     os.close(fd)
     return Path(name)
 

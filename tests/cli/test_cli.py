@@ -1,4 +1,5 @@
 """The command line, run as a user runs it: a separate process, exit codes, messages."""
+
 import errno
 import io
 import json
@@ -21,9 +22,13 @@ from conftest import small_cli
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "d2l_softmax", *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=600)  # a hang fails the test, not the whole run
+    return subprocess.run(
+        [sys.executable, "-m", "d2l_softmax", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )  # a hang fails the test, not the whole run
 
 
 def test_help_for_each_command():
@@ -32,20 +37,23 @@ def test_help_for_each_command():
         assert out.returncode == 0 and "usage: d2l-softmax" in out.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["train", "--epochs", "0"], "the value must be a positive integer, got 0"),
-    (["train", "--lr", "-1"], "must be a positive finite number, got -1.0"),
-    (["train", "--lr", "nan"], "must be a positive finite number, got nan"),
-    (["train", "--batch-size", "x"], "expected a positive integer, got 'x'"),
-    (["fly"], "invalid choice"),
-    (["train", "--seed", str(2**63)], "must be None or an integer in 0..9223372036854775807"),
-    (["train", "--seed", "-1"], "must be None or an integer in 0.."),
-    (["predict", "m.npz", "shirt.png", "--n", "5"], "--n and --out are for the grid"),
-    (["predict", "m.npz", "shirt.png", "--out", "p.png"], "--n and --out are for the grid"),
-    (["predict", "m.npz", "--n", "5", "shirt.png"], "--n and --out are for the grid"),
-    (["predict", "m.npz", "--n", "5", "--bogus"], "unrecognized arguments: --bogus"),
-    (["train", "--epochs", "2", "extra"], "unrecognized arguments: extra"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--epochs", "0"], "the value must be a positive integer, got 0"),
+        (["train", "--lr", "-1"], "must be a positive finite number, got -1.0"),
+        (["train", "--lr", "nan"], "must be a positive finite number, got nan"),
+        (["train", "--batch-size", "x"], "expected a positive integer, got 'x'"),
+        (["fly"], "invalid choice"),
+        (["train", "--seed", str(2**63)], "must be None or an integer in 0..9223372036854775807"),
+        (["train", "--seed", "-1"], "must be None or an integer in 0.."),
+        (["predict", "m.npz", "shirt.png", "--n", "5"], "--n and --out are for the grid"),
+        (["predict", "m.npz", "shirt.png", "--out", "p.png"], "--n and --out are for the grid"),
+        (["predict", "m.npz", "--n", "5", "shirt.png"], "--n and --out are for the grid"),
+        (["predict", "m.npz", "--n", "5", "--bogus"], "unrecognized arguments: --bogus"),
+        (["train", "--epochs", "2", "extra"], "unrecognized arguments: extra"),
+    ],
+)
 def test_bad_usage_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as err:
         main(args)
@@ -69,8 +77,24 @@ def test_missing_data_dir_exits_1_with_one_line(tmp_path):
 
 def test_train_evaluate_predict(small_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--epochs", "2", "--batch-size", "32", "--seed", "5",
-                 "--data-dir", str(small_dir), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "32",
+                "--seed",
+                "5",
+                "--data-dir",
+                str(small_dir),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "epoch 2: train loss" in printed and f"Saved in {out}/" in printed
     history = json.loads((out / "history.json").read_text())
@@ -97,30 +121,78 @@ def test_train_evaluate_predict(small_dir, tmp_path, capsys):
 
 def test_bad_model_files_exit_1(tmp_path, capsys):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04garbage")
-    for path, message in ((tmp_path / "none.npz", "no such model file"),
-                          (tmp_path / "bad.npz", "not a readable d2l_softmax model file")):
+    for path, message in (
+        (tmp_path / "none.npz", "no such model file"),
+        (tmp_path / "bad.npz", "not a readable d2l_softmax model file"),
+    ):
         assert main(["predict", str(path)]) == 1
         assert message in capsys.readouterr().err
 
 
 def test_seeded_runs_are_bitwise_reproducible(small_dir, tmp_path):
     for name in ("a", "b"):
-        assert main(["train", "--epochs", "3", "--batch-size", "16", "--seed", "7",
-                     "--data-dir", str(small_dir), "--out", str(tmp_path / name)]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--epochs",
+                    "3",
+                    "--batch-size",
+                    "16",
+                    "--seed",
+                    "7",
+                    "--data-dir",
+                    str(small_dir),
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            )
+            == 0
+        )
     a, _ = checkpoint.load_params(tmp_path / "a" / "model.npz")
     b, _ = checkpoint.load_params(tmp_path / "b" / "model.npz")
     np.testing.assert_array_equal(a.W.numpy(), b.W.numpy())
     np.testing.assert_array_equal(a.b.numpy(), b.b.numpy())
     c_dir = tmp_path / "c"
-    assert main(["train", "--epochs", "3", "--batch-size", "16", "--seed", "8",
-                 "--data-dir", str(small_dir), "--out", str(c_dir)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "3",
+                "--batch-size",
+                "16",
+                "--seed",
+                "8",
+                "--data-dir",
+                str(small_dir),
+                "--out",
+                str(c_dir),
+            ]
+        )
+        == 0
+    )
     c, _ = checkpoint.load_params(c_dir / "model.npz")
     assert not np.array_equal(a.W.numpy(), c.W.numpy())
 
 
 def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys, monkeypatch):
-    assert main(["train", "--lr", "1e38", "--data-dir", str(small_dir), "--batch-size", "32",
-                 "--out", str(tmp_path / "d")]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "--lr",
+                "1e38",
+                "--data-dir",
+                str(small_dir),
+                "--batch-size",
+                "32",
+                "--out",
+                str(tmp_path / "d"),
+            ]
+        )
+        == 1
+    )
     assert "training diverged" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # the folder it made, empty: not left behind
     monkeypatch.chdir(tmp_path)
@@ -131,14 +203,18 @@ def test_divergence_exits_1_naming_epoch_and_batch(small_dir, tmp_path, capsys, 
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
     monkeypatch.setattr(runs.time, "strftime", lambda fmt: "20261125-070000")
     folders = [runs.new_run_folder(tmp_path / "runs") for _ in range(3)]
-    assert [f.name for f in folders] == ["20261125-070000", "20261125-070000-2",
-                                         "20261125-070000-3"]
+    assert [f.name for f in folders] == [
+        "20261125-070000",
+        "20261125-070000-2",
+        "20261125-070000-3",
+    ]
     assert all(f.is_dir() for f in folders)
 
 
 def test_ctrl_c_while_the_arguments_are_read_is_one_line(monkeypatch, capsys):
     def interrupted():
         raise KeyboardInterrupt
+
     monkeypatch.setattr(cli, "build_parser", interrupted)
     assert main(["train"]) == 130
     assert capsys.readouterr().err == "d2l-softmax: interrupted\n"
@@ -148,8 +224,9 @@ def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_p
     """``d2l-softmax train | head -2``: the reader goes away; the run stops after the
     epoch as after a first Ctrl-C, saves everything, says where on stderr, exits 141."""
     out = tmp_path / "run"
-    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--data-dir",
-                    small_dir, "--out", out)
+    run = small_cli(
+        "train", "--epochs", "100000", "--batch-size", "32", "--data-dir", small_dir, "--out", out
+    )
     for line in run.stdout:
         if line.startswith("epoch 1:"):
             run.stdout.close()  # as head does after its lines
@@ -166,8 +243,18 @@ def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_p
 def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, tmp_path):
     """``d2l-softmax train 2>&1 | head -2``: the last lines have nowhere to go either."""
     out = tmp_path / "run"
-    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--data-dir",
-                    small_dir, "--out", out, stderr=subprocess.STDOUT)
+    run = small_cli(
+        "train",
+        "--epochs",
+        "100000",
+        "--batch-size",
+        "32",
+        "--data-dir",
+        small_dir,
+        "--out",
+        out,
+        stderr=subprocess.STDOUT,
+    )
     for line in run.stdout:
         if line.startswith("epoch 1:"):
             run.stdout.close()
@@ -179,19 +266,23 @@ def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, t
 def test_an_error_line_that_cannot_be_written_is_no_traceback(monkeypatch, tmp_path):
     """stderr gone too (``2>&1 | head`` after the reader left): the error line goes
     nowhere, and the exit code still says what happened."""
+
     class Gone(io.StringIO):
         def write(self, text):
             raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
     monkeypatch.setattr(sys, "stderr", Gone())
-    assert main(["train", "--data-dir", str(tmp_path / "nothing"), "--out",
-                 str(tmp_path / "run")]) == 1
+    assert (
+        main(["train", "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "run")])
+        == 1
+    )
 
 
 def test_a_pipe_closed_before_training_stops_it_after_the_first_epoch(small_dir, tmp_path):
     out = tmp_path / "run"
-    run = small_cli("train", "--epochs", "50", "--batch-size", "32", "--data-dir", small_dir,
-                    "--out", out)
+    run = small_cli(
+        "train", "--epochs", "50", "--batch-size", "32", "--data-dir", small_dir, "--out", out
+    )
     run.stdout.close()  # the reader is gone before the first line
     stderr = run.stderr.read()
     assert run.wait(timeout=120) == 141, stderr
@@ -200,8 +291,18 @@ def test_a_pipe_closed_before_training_stops_it_after_the_first_epoch(small_dir,
 
 def test_a_closed_stdout_trains_quietly(small_dir, tmp_path):
     out = tmp_path / "run"
-    run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
-                    "--out", out, prefix=("sh", "-c", 'exec "$0" "$@" >&-'))
+    run = small_cli(
+        "train",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--data-dir",
+        small_dir,
+        "--out",
+        out,
+        prefix=("sh", "-c", 'exec "$0" "$@" >&-'),
+    )
     _, stderr = run.communicate(timeout=300)
     assert run.returncode == 0 and stderr == "", stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
@@ -210,12 +311,23 @@ def test_a_closed_stdout_trains_quietly(small_dir, tmp_path):
 def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
     out = tmp_path / "run"
     with open("/dev/full", "w") as full:
-        run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
-                        "--out", out, stdout=full)
+        run = small_cli(
+            "train",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--data-dir",
+            small_dir,
+            "--out",
+            out,
+            stdout=full,
+        )
         _, stderr = run.communicate(timeout=300)
     assert run.returncode == 1, stderr
-    assert stderr.splitlines()[-1] == ("d2l-softmax: error: could not write to standard output: "
-                                       "No space left on device")
+    assert stderr.splitlines()[-1] == (
+        "d2l-softmax: error: could not write to standard output: No space left on device"
+    )
     # the first line already failed: training stopped after its first epoch
     assert f"Stopped early after epoch 1: what was done is saved in {out}/" in stderr
     assert "Traceback" not in stderr
@@ -223,8 +335,17 @@ def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
 
 
 def test_epochs_beyond_any_counter_train_until_stopped(small_dir, tmp_path):
-    run = small_cli("train", "--epochs", str(2**64), "--batch-size", "32", "--data-dir",
-                    small_dir, "--out", tmp_path / "run")
+    run = small_cli(
+        "train",
+        "--epochs",
+        str(2**64),
+        "--batch-size",
+        "32",
+        "--data-dir",
+        small_dir,
+        "--out",
+        tmp_path / "run",
+    )
     for line in run.stdout:
         if line.startswith("epoch 1:"):
             run.send_signal(signal.SIGTERM)
@@ -247,23 +368,26 @@ print(tf.config.threading.get_intra_op_parallelism_threads(),
 def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_dir, tmp_path):
     """In a process of its own, ``train`` runs each op on one thread; in a process where
     TensorFlow already runs, its settings stay. The model is the same, byte for byte."""
-    out = subprocess.run([sys.executable, "-c", _THREADS], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _THREADS], capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["1", "1"]
     tf.constant(1.0) + 1  # TensorFlow runs in this process (whichever tests ran before)
     before = tf.config.threading.get_intra_op_parallelism_threads()
     from d2l_softmax.cli.commands import one_thread_per_op
+
     one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
     assert tf.config.threading.get_intra_op_parallelism_threads() == before
 
     from conftest import small_cli
-    args = ["train", "--epochs", "2", "--batch-size", "32", "--seed", "3",
-            "--data-dir", small_dir]
+
+    args = ["train", "--epochs", "2", "--batch-size", "32", "--seed", "3", "--data-dir", small_dir]
     own = small_cli(*args, "--out", tmp_path / "own")
     assert own.wait(timeout=300) == 0, own.stderr.read()
     assert main([*map(str, args), "--out", str(tmp_path / "here")]) == 0
-    assert (tmp_path / "own" / "model.npz").read_bytes() == \
-        (tmp_path / "here" / "model.npz").read_bytes()
+    assert (tmp_path / "own" / "model.npz").read_bytes() == (
+        tmp_path / "here" / "model.npz"
+    ).read_bytes()
 
 
 def test_the_data_is_read_while_tensorflow_imports(small_dir):
@@ -271,6 +395,7 @@ def test_the_data_is_read_while_tensorflow_imports(small_dir):
     the arrays read. A problem in the thread is left to the loader to report."""
     from d2l_softmax.data import load_data_fashion_mnist
     from d2l_softmax.io import fashion_mnist
+
     cache = fashion_mnist._read_split_cached
     cache.cache_clear()
     commands.read_while_importing(small_dir).join()
@@ -284,6 +409,7 @@ def test_the_program_exits_with_the_code_of_main(tmp_path):
     """``d2l-softmax`` and ``python -m d2l_softmax`` run :func:`cli.run`: main's exit
     code, after freezing the objects instead of a last sweep."""
     import configparser
+
     entry = configparser.ConfigParser()
     entry.read(os.path.join(os.path.dirname(__file__), "..", "..", "setup.cfg"))
     assert "d2l_softmax.cli.main:run" in entry["options.entry_points"]["console_scripts"]
@@ -316,7 +442,11 @@ def test_the_reading_thread_imports_nothing(small_dir):
     3.10 with TensorFlow 2.16): everything the thread needs is imported before it starts.
     (The small files hold fewer images than Fashion-MNIST: the thread reads them, finds
     that out and leaves it to the loader.)"""
-    out = subprocess.run([sys.executable, "-c", _IMPORTS_IN_THREADS, str(small_dir)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_IN_THREADS, str(small_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -2,6 +2,7 @@
 Ctrl-C, permission denied, folders and files in each other's place, TensorFlow runtime
 errors. Each gives one ``d2l-softmax: error:`` line (or exit 130/143), no traceback,
 and keeps the work that was done."""
+
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ def one_error(stderr: str) -> str:
     assert "Traceback" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if line.startswith("d2l-softmax: error: ")]
     assert len(lines) == 1, stderr
-    return lines[0][len("d2l-softmax: error: "):]
+    return lines[0][len("d2l-softmax: error: ") :]
 
 
 @pytest.fixture
@@ -40,18 +41,22 @@ def model(tmp_path):
 
 # ---------------------------------------------------------------- 1. outputs
 
-@pytest.mark.parametrize("kind, called", [("char device", "character device"),
-                                          ("named pipe", "named pipe")])
-def test_no_command_replaces_a_device_or_a_pipe(small_dir, model, tmp_path, kind, called,
-                                                capsys):
+
+@pytest.mark.parametrize(
+    "kind, called", [("char device", "character device"), ("named pipe", "named pipe")]
+)
+def test_no_command_replaces_a_device_or_a_pipe(small_dir, model, tmp_path, kind, called, capsys):
     node = make_special(tmp_path / "out.png", kind)
     before = os.stat(node)
-    for argv in (["evaluate", model, "--data-dir", small_dir, "--out", node],
-                 ["predict", model, "--data-dir", small_dir, "--out", node]):
+    for argv in (
+        ["evaluate", model, "--data-dir", small_dir, "--out", node],
+        ["predict", model, "--data-dir", small_dir, "--out", node],
+    ):
         assert main(list(map(str, argv))) == 1
         assert one_error(capsys.readouterr().err) == (
             f"cannot write {node}: it is a {called}, not a regular file; only a regular file "
-            "is ever replaced")
+            "is ever replaced"
+        )
     run = tmp_path / "run"
     run.mkdir()
     make_special(run / "history.json", kind)
@@ -60,32 +65,43 @@ def test_no_command_replaces_a_device_or_a_pipe(small_dir, model, tmp_path, kind
     assert f"cannot write {run / 'history.json'}" in one_error(out.err)
     assert "epoch 1" not in out.out  # refused before training, not after
     after = os.stat(node)
-    assert (stat.S_IFMT(after.st_mode), after.st_rdev) == (stat.S_IFMT(before.st_mode),
-                                                           before.st_rdev)
+    assert (stat.S_IFMT(after.st_mode), after.st_rdev) == (
+        stat.S_IFMT(before.st_mode),
+        before.st_rdev,
+    )
 
 
 # ---------------------------------------------------------------- 2. finished work
+
 
 def test_a_disk_already_full_is_refused_before_training(small_dir, small_disk):
     disk = small_disk("1m")
     _fill(disk, 12 << 10)
     out = disk / "run"
-    run = small_cli("train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir,
-                    "--out", out)
+    run = small_cli(
+        "train", "--epochs", "2", "--batch-size", "32", "--data-dir", small_dir, "--out", out
+    )
     stdout, stderr = run.communicate(timeout=300)
     assert run.returncode == 1 and "epoch 1" not in stdout
-    assert one_error(stderr) == f"cannot write in {out}: no space left: 12 KiB free, at least 1 MiB needed"
+    assert (
+        one_error(stderr)
+        == f"cannot write in {out}: no space left: 12 KiB free, at least 1 MiB needed"
+    )
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_evaluate_and_predict_say_first_that_their_output_cannot_be_saved(
-        small_dir, small_disk, command, capsys):
+    small_dir, small_disk, command, capsys
+):
     disk = small_disk("1m")
     checkpoint.save_params(disk / "model.npz", d2l.SoftmaxRegression(seed=0))
     _fill(disk, 12 << 10)
     assert main([command, str(disk / "model.npz"), "--data-dir", str(small_dir)]) == 1
     out = capsys.readouterr()
-    assert one_error(out.err) == f"cannot write in {disk}: no space left: 12 KiB free, at least 1 MiB needed"
+    assert (
+        one_error(out.err)
+        == f"cannot write in {disk}: no space left: 12 KiB free, at least 1 MiB needed"
+    )
     assert out.out == ""  # nothing computed, nothing printed
 
 
@@ -96,12 +112,16 @@ def _fill(folder, leave: int) -> None:
         f.write(b"\0" * max(vfs.f_bavail * vfs.f_frsize - leave, 0))
 
 
-@pytest.mark.parametrize("leave, failed, saved", [
-    (48 << 10, "training.png, predictions.png", "model.npz, history.json"),
-    (16 << 10, None, None),
-])
-def test_a_disk_that_fills_during_training_loses_nothing(small_dir, small_disk, leave, failed,
-                                                         saved):
+@pytest.mark.parametrize(
+    "leave, failed, saved",
+    [
+        (48 << 10, "training.png, predictions.png", "model.npz, history.json"),
+        (16 << 10, None, None),
+    ],
+)
+def test_a_disk_that_fills_during_training_loses_nothing(
+    small_dir, small_disk, leave, failed, saved
+):
     """The disk fills up while training. The model (32 KB) is written first, then the
     history, then the plots; those that do not fit are named in one line. When not even
     the model fits, none of the files goes beside an older run's: all four go to a new
@@ -109,8 +129,19 @@ def test_a_disk_that_fills_during_training_loses_nothing(small_dir, small_disk, 
     at exit included (no retried save, no clean-up traceback)."""
     disk = small_disk("4m")
     out = disk / "run"
-    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--seed", "1",
-                    "--data-dir", small_dir, "--out", out)
+    run = small_cli(
+        "train",
+        "--epochs",
+        "100000",
+        "--batch-size",
+        "32",
+        "--seed",
+        "1",
+        "--data-dir",
+        small_dir,
+        "--out",
+        out,
+    )
     for line in run.stdout:
         if line.startswith("epoch 2:"):
             _fill(disk, leave)
@@ -121,17 +152,22 @@ def test_a_disk_that_fills_during_training_loses_nothing(small_dir, small_disk, 
     message = one_error(stderr)
     assert stderr.splitlines() == [f"d2l-softmax: error: {message}"]
     if saved:
-        assert message == f"could not save {failed} in {out}/: No space left on device; saved {saved}"
+        assert (
+            message == f"could not save {failed} in {out}/: No space left on device; saved {saved}"
+        )
         where = out
         assert sorted(p.name for p in out.iterdir()) == sorted(saved.split(", "))
     else:
-        head = (f"could not save model.npz, history.json, training.png, predictions.png in {out}/:"
-                " No space left on device; saved them in ")
+        head = (
+            f"could not save model.npz, history.json, training.png, predictions.png in {out}/:"
+            " No space left on device; saved them in "
+        )
         assert message.startswith(head) and message.endswith("/ instead"), message
         assert list(out.iterdir()) == []  # no history beside an older model
-        where = Path(message[len(head):-len("/ instead")])
+        where = Path(message[len(head) : -len("/ instead")])
         assert sorted(p.name for p in where.iterdir()) == sorted(
-            ["model.npz", "history.json", "training.png", "predictions.png"])
+            ["model.npz", "history.json", "training.png", "predictions.png"]
+        )
     history = json.loads((where / "history.json").read_text())
     done = len(history["test_acc"])
     assert done >= 2 and history["settings"]["epochs_done"] == done
@@ -162,8 +198,12 @@ def test_signals_are_handled_on_a_stack_of_their_own(where, alternate):
     after epoch 1 (exit 134, 'corrupted size vs. prev_size'), in none of 36 with an
     alternate signal stack, where Python's handlers then run. The command line sets one
     up; the library's train_ch3 leaves the user's process as it is (docs/engine.md)."""
-    out = subprocess.run([sys.executable, "-c", _ALTERNATE_STACK, where.split()[-1]],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _ALTERNATE_STACK, where.split()[-1]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.stdout.split() == ["False", alternate], out.stderr
 
 
@@ -171,8 +211,9 @@ def test_sigterm_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
     """``timeout``, ``docker stop`` and batch schedulers send SIGTERM: like the first
     Ctrl-C, it ends the epoch, saves everything and exits 143."""
     out = tmp_path / "run"
-    run = small_cli("train", "--epochs", "100000", "--batch-size", "32", "--data-dir",
-                    small_dir, "--out", out)
+    run = small_cli(
+        "train", "--epochs", "100000", "--batch-size", "32", "--data-dir", small_dir, "--out", out
+    )
     for line in run.stdout:
         if line.startswith("epoch 2:"):
             run.send_signal(signal.SIGTERM)
@@ -202,21 +243,29 @@ def test_a_signal_while_a_finished_run_saves(small_dir, tmp_path, monkeypatch, c
     argv = ["train", "--epochs", "1", "--data-dir", str(small_dir), "--out", str(out)]
     assert main(argv) == 143
     stdout = capsys.readouterr().out
-    assert f"Interrupted while saving, after the last epoch (1 of 1): everything is saved in {out}/" in stdout
+    assert (
+        f"Interrupted while saving, after the last epoch (1 of 1): everything is saved in {out}/"
+        in stdout
+    )
     assert "Stopped early" not in stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["model.npz", "history.json", "training.png", "predictions.png"])
+        ["model.npz", "history.json", "training.png", "predictions.png"]
+    )
 
 
-@pytest.mark.parametrize("signum, code, word", [(signal.SIGINT, 130, "interrupted"),
-                                                (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    "signum, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 def test_a_signal_while_tensorflow_imports_exits_quietly(tmp_path, signum, code, word):
     """SIGINT must reach the child as it reaches a shell's foreground job: pytest may
     itself run with SIGINT ignored (started from a background job)."""
     run = subprocess.Popen(
         [sys.executable, "-m", "d2l_softmax", "train", "--data-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # TensorFlow's library is loaded: the import runs
         with open(f"/proc/{run.pid}/maps") as maps:
@@ -231,6 +280,7 @@ def test_a_signal_while_tensorflow_imports_exits_quietly(tmp_path, signum, code,
 
 
 # ---------------------------------------------------------------- 4. OS and runtime errors
+
 
 def _without_root_powers():
     """A command prefix under which permissions apply: nothing for a normal user; for
@@ -262,15 +312,26 @@ def test_permission_denied_is_one_line_naming_the_path(small_dir, model, tmp_pat
     cases = {
         f"{model}: Permission denied": ["evaluate", model, "--data-dir", small_dir],
         f"{test_images}: Permission denied": ["predict", readable, "--data-dir", hidden],
-        f"cannot make the folder {locked / 'run'}: Permission denied":
-            ["train", "--data-dir", small_dir, "--out", locked / "run"],
-        f"cannot write in {locked}: Permission denied":
-            ["train", "--data-dir", small_dir, "--out", locked],
+        f"cannot make the folder {locked / 'run'}: Permission denied": [
+            "train",
+            "--data-dir",
+            small_dir,
+            "--out",
+            locked / "run",
+        ],
+        f"cannot write in {locked}: Permission denied": [
+            "train",
+            "--data-dir",
+            small_dir,
+            "--out",
+            locked,
+        ],
         # renaming a new file over a write-protected one would get past its permissions
         f"cannot write {protected[0]}: Permission denied: the file is write-protected, "
         "and is kept": ["train", "--data-dir", small_dir, "--out", kept, "--epochs", "1"],
         f"cannot write {protected[1]}: Permission denied: the file is write-protected, "
-        "and is kept": ["evaluate", readable, "--data-dir", small_dir, "--out", protected[1]]}
+        "and is kept": ["evaluate", readable, "--data-dir", small_dir, "--out", protected[1]],
+    }
     try:
         runs = {expected: small_cli(*args, prefix=prefix) for expected, args in cases.items()}
         for expected, run in runs.items():  # started together: six TensorFlow imports
@@ -285,31 +346,47 @@ def test_folders_and_files_in_each_others_place(small_dir, model, tmp_path, caps
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     for argv, expected in (
-            (["train", "--data-dir", small_dir, "--out", a_file],
-             f"cannot write in {a_file}: it is a file, not a folder"),
-            (["train", "--data-dir", small_dir, "--out", a_file / "run"],
-             f"cannot write in {a_file / 'run'}: a part of its path is a file"),
-            (["evaluate", tmp_path, "--data-dir", small_dir],
-             f"{tmp_path}: is a folder, not a model file"),
-            (["evaluate", model, "--data-dir", small_dir, "--out", tmp_path],
-             f"cannot write {tmp_path}: it is a folder, not a regular file; only a regular "
-             "file is ever replaced"),
-            (["predict", model, tmp_path], f"{tmp_path}: is a folder, not an image file")):
+        (
+            ["train", "--data-dir", small_dir, "--out", a_file],
+            f"cannot write in {a_file}: it is a file, not a folder",
+        ),
+        (
+            ["train", "--data-dir", small_dir, "--out", a_file / "run"],
+            f"cannot write in {a_file / 'run'}: a part of its path is a file",
+        ),
+        (
+            ["evaluate", tmp_path, "--data-dir", small_dir],
+            f"{tmp_path}: is a folder, not a model file",
+        ),
+        (
+            ["evaluate", model, "--data-dir", small_dir, "--out", tmp_path],
+            f"cannot write {tmp_path}: it is a folder, not a regular file; only a regular "
+            "file is ever replaced",
+        ),
+        (["predict", model, tmp_path], f"{tmp_path}: is a folder, not an image file"),
+    ):
         assert main(list(map(str, argv))) == 1
         assert one_error(capsys.readouterr().err) == expected
     assert main(["predict", str(model), "--data-dir", str(a_file)]) == 1
     assert one_error(capsys.readouterr().err).startswith(
-        f"data_dir={a_file} is a file, not a folder.")
+        f"data_dir={a_file} is a file, not a folder."
+    )
 
 
 @pytest.mark.parametrize("error", ["InternalError", "DataLossError", "OutOfRangeError"])
-def test_tensorflow_runtime_errors_are_one_line_without_internals(model, error, monkeypatch,
-                                                                  capsys):
+def test_tensorflow_runtime_errors_are_one_line_without_internals(
+    model, error, monkeypatch, capsys
+):
     def fail(data_dir):
-        raise getattr(tf.errors, error)(None, None, (
-            "{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
-            "replica:0/task:0/device:CPU:0}} record 7 is damaged\n\t [[{{node IteratorGetNext}}]]"
-            " [Op:IteratorGetNext] name: "))
+        raise getattr(tf.errors, error)(
+            None,
+            None,
+            (
+                "{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+                "replica:0/task:0/device:CPU:0}} record 7 is damaged\n\t [[{{node IteratorGetNext}}]]"
+                " [Op:IteratorGetNext] name: "
+            ),
+        )
 
     monkeypatch.setattr("d2l_softmax.cli.commands._test_split", fail)
     assert main(["evaluate", str(model)]) == 1
@@ -320,11 +397,13 @@ def test_a_real_kernel_error_loses_its_internals():
     with pytest.raises(tf.errors.InvalidArgumentError) as err:
         tf.gather(tf.zeros(10), [12])
     assert "{{function_node" in str(err.value)
-    assert describe(err.value) == ("TensorFlow InvalidArgumentError: indices[0] = 12 is not in "
-                                   "[0, 10)")
+    assert describe(err.value) == (
+        "TensorFlow InvalidArgumentError: indices[0] = 12 is not in [0, 10)"
+    )
 
 
 # ---------------------------------------------------------------- 3, 5, 6 at the command line
+
 
 def test_limits_no_honest_use_reaches(model, capsys):
     with pytest.raises(SystemExit) as err:
@@ -341,12 +420,18 @@ def test_a_model_with_nan_weights_is_refused(small_dir, tmp_path, capsys):
     W = net.W.numpy()
     W[0, 0] = np.nan
     path = tmp_path / "nan.npz"
-    np.savez(path, W=W, b=net.b.numpy(), meta=np.array(json.dumps(
-        {"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})))
+    np.savez(
+        path,
+        W=W,
+        b=net.b.numpy(),
+        meta=np.array(
+            json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})
+        ),
+    )
     assert main(["evaluate", str(path), "--data-dir", str(small_dir)]) == 1
     assert one_error(capsys.readouterr().err) == (
-        f"{path}: W has 1 non-finite values (NaN or inf): such a model predicts nothing "
-        "meaningful")
+        f"{path}: W has 1 non-finite values (NaN or inf): such a model predicts nothing meaningful"
+    )
 
 
 def test_predict_needs_only_the_test_files_and_draws_a_grid(small_dir, model, tmp_path, capsys):
@@ -355,8 +440,10 @@ def test_predict_needs_only_the_test_files_and_draws_a_grid(small_dir, model, tm
     for name in data.SPLITS["test"][:2]:
         shutil.copy(small_dir / name, only_test / name)
     out = tmp_path / "grid.png"
-    assert main(["predict", str(model), "--n", "100", "--data-dir", str(only_test),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["predict", str(model), "--n", "100", "--data-dir", str(only_test), "--out", str(out)])
+        == 0
+    )
     assert capsys.readouterr().out.count(" -> ") == 100
     width, height = Image.open(out).size
     assert height > width  # 13 rows of 8, not one row of 100
@@ -373,6 +460,20 @@ def test_predict_ch3_lays_images_out_in_rows_of_at_most_8(n, grid):
 
 
 def test_a_batch_larger_than_the_data_set_is_one_batch(small_dir, tmp_path, capsys):
-    assert main(["train", "--epochs", "1", "--batch-size", "100000", "--data-dir",
-                 str(small_dir), "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "100000",
+                "--data-dir",
+                str(small_dir),
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert "epoch 1: train loss" in capsys.readouterr().out

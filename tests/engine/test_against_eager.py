@@ -6,6 +6,7 @@ inside the step) as users do; the parameters must agree to float rounding, or th
 compiled run must raise a ``CompileError`` that names the cause. Before programs
 were compiled once per call, each of these trained on silently with a stale program.
 """
+
 import random
 import types
 
@@ -20,14 +21,20 @@ SCALE = 1.0  # a global a Keras model's call reads
 
 def batches(n=3, seed=0):
     rng = np.random.default_rng(seed)
-    return [(tf.constant(rng.uniform(size=(32, 28, 28, 1)), tf.float32),
-             tf.constant(rng.integers(0, 10, 32), tf.int32)) for _ in range(n)]
+    return [
+        (
+            tf.constant(rng.uniform(size=(32, 28, 28, 1)), tf.float32),
+            tf.constant(rng.integers(0, 10, 32), tf.int32),
+        )
+        for _ in range(n)
+    ]
 
 
 def keras_model(cls=None, seed=0):
     tf.keras.utils.set_random_seed(seed)
-    model = (cls or (lambda: tf.keras.Sequential([tf.keras.layers.Flatten(),
-                                                   tf.keras.layers.Dense(10)])))()
+    model = (
+        cls or (lambda: tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]))
+    )()
     model(tf.zeros((1, 28, 28, 1)))
     return model
 
@@ -49,6 +56,7 @@ def weights(model):
 
 # ---------------------------------------------------------------- state changed between calls
 
+
 def test_a_global_read_by_a_keras_models_call():
     class Scaled(tf.keras.Model):
         def __init__(self):
@@ -68,6 +76,7 @@ def test_a_global_read_by_a_keras_models_call():
         d2l.train_epoch_ch3(model, batches(), keras_loss(), optimizer, run_eagerly=eager)
         SCALE = 1.0
         return weights(model)
+
     same_either_way(scenario)
 
 
@@ -87,7 +96,8 @@ def test_a_python_attribute_of_a_keras_model_and_of_a_keras_loss():
 
         def call(self, y, y_hat):
             return self.weight * tf.keras.losses.sparse_categorical_crossentropy(
-                y, y_hat, from_logits=True)
+                y, y_hat, from_logits=True
+            )
 
     def scenario(eager):
         model, loss, optimizer = keras_model(Tempered), Weighted(), tf.keras.optimizers.SGD(0.1)
@@ -95,12 +105,16 @@ def test_a_python_attribute_of_a_keras_model_and_of_a_keras_loss():
         model.temperature, loss.weight = 3.0, 4.0
         d2l.train_epoch_ch3(model, batches(), loss, optimizer, run_eagerly=eager)
         return weights(model)
+
     same_either_way(scenario)
 
 
 def test_a_layer_frozen_between_epochs_stays_frozen():
-    model = keras_model(lambda: tf.keras.Sequential([
-        tf.keras.layers.Flatten(), tf.keras.layers.Dense(16), tf.keras.layers.Dense(10)]))
+    model = keras_model(
+        lambda: tf.keras.Sequential(
+            [tf.keras.layers.Flatten(), tf.keras.layers.Dense(16), tf.keras.layers.Dense(10)]
+        )
+    )
     optimizer = tf.keras.optimizers.SGD(0.1)
     d2l.train_epoch_ch3(model, batches(), keras_loss(), optimizer)
     model.layers[1].trainable = False
@@ -125,8 +139,9 @@ def test_evaluate_accuracy_after_an_attribute_flips_the_output():
     data = batches()
     before = d2l.evaluate_accuracy(model, data)
     model.flip = True
-    assert d2l.evaluate_accuracy(model, data) == d2l.evaluate_accuracy(model, data,
-                                                                       run_eagerly=True)
+    assert d2l.evaluate_accuracy(model, data) == d2l.evaluate_accuracy(
+        model, data, run_eagerly=True
+    )
     model.flip = False
     assert d2l.evaluate_accuracy(model, data) == before
 
@@ -139,9 +154,11 @@ def test_a_sequential_model_rebuilt_and_an_optimizer_changed():
         model.pop()
         tf.keras.utils.set_random_seed(1)
         model.add(tf.keras.layers.Dense(10))
-        d2l.train_epoch_ch3(model, batches(), keras_loss(), tf.keras.optimizers.SGD(0.1),
-                            run_eagerly=eager)
+        d2l.train_epoch_ch3(
+            model, batches(), keras_loss(), tf.keras.optimizers.SGD(0.1), run_eagerly=eager
+        )
         return weights(model)
+
     same_either_way(scenario)
 
     def momentum(eager):
@@ -154,6 +171,7 @@ def test_a_sequential_model_rebuilt_and_an_optimizer_changed():
         except Exception as err:  # noqa: BLE001 - whatever eager meets, compiled must meet
             return type(err)
         return weights(model)
+
     eager, compiled = momentum(True), momentum(False)
     if isinstance(eager, type):
         assert compiled is eager
@@ -164,8 +182,7 @@ def test_a_sequential_model_rebuilt_and_an_optimizer_changed():
 def test_the_books_updater_rebound_variables_and_a_new_lr():
     """A notebook cell run again makes new W and b under the same names; the book's
     Updater keeps lr as a Python float, changed between calls and by a schedule."""
-    params_cell = ("W = tf.Variable(tf.fill((784, 10), 0.01))\n"
-                   "b = tf.Variable(tf.zeros(10))\n")
+    params_cell = "W = tf.Variable(tf.fill((784, 10), 0.01))\nb = tf.Variable(tf.zeros(10))\n"
     net_cell = "def net(X):\n    return d2l.softmax(tf.matmul(tf.reshape(X, (-1, 784)), W) + b)\n"
 
     class Updater:
@@ -186,10 +203,20 @@ def test_the_books_updater_rebound_variables_and_a_new_lr():
         d2l.train_epoch_ch3(net, batches(), d2l.cross_entropy, updater, run_eagerly=eager)
         updater.lr = 0.5
         d2l.train_epoch_ch3(net, batches(), d2l.cross_entropy, updater, run_eagerly=eager)
-        d2l.train_ch3(net, batches(), batches(1, seed=1), d2l.cross_entropy, 3, updater,
-                      run_eagerly=eager, check=False, verbose=False,
-                      lr_schedule=lambda epoch: 0.3 / epoch)
+        d2l.train_ch3(
+            net,
+            batches(),
+            batches(1, seed=1),
+            d2l.cross_entropy,
+            3,
+            updater,
+            run_eagerly=eager,
+            check=False,
+            verbose=False,
+            lr_schedule=lambda epoch: 0.3 / epoch,
+        )
         return [ns["W"].numpy(), ns["b"].numpy()]
+
     same_either_way(scenario)
 
 
@@ -200,6 +227,7 @@ def test_a_function_updaters_attribute_and_a_module_it_reads():
 
     def updater(batch_size, grads):
         d2l.sgd(model.params, grads, updater.lr * config.lr * 10, batch_size)
+
     updater.params = model.params
 
     def scenario(eager):
@@ -210,10 +238,12 @@ def test_a_function_updaters_attribute_and_a_module_it_reads():
         updater.lr, config.lr = 0.5, 0.3
         d2l.train_epoch_ch3(model, batches(), d2l.cross_entropy, updater, run_eagerly=eager)
         return [model.W.numpy(), model.b.numpy()]
+
     same_either_way(scenario)
 
 
 # ---------------------------------------------------------------- state the step itself changes
+
 
 def test_an_updater_counting_its_steps_is_refused_compiled():
     """``self.t += 1`` (lr / t), and the book's Adam keeping ``hyperparams['t'] += 1``,
@@ -240,6 +270,7 @@ def test_an_updater_counting_its_steps_is_refused_compiled():
     def adam(batch_size, grads):
         d2l.sgd(model.params, grads, hyperparams["lr"] / hyperparams["t"], batch_size)
         hyperparams["t"] += 1
+
     adam.params = model.params
     with pytest.raises(d2l.CompileError, match=r"hyperparams\['t'\]"):
         d2l.train_epoch_ch3(model, batches(), d2l.cross_entropy, adam)
@@ -250,8 +281,11 @@ def test_a_random_generator_object_in_the_net_is_refused_compiled(make):
     """The same noise at every step, compiled; a new draw each step, eagerly."""
     model = d2l.SoftmaxRegression(seed=0)
     rng = make(0)
-    draw = {np.random.Generator: lambda: rng.normal(), np.random.RandomState:
-            lambda: rng.normal(), random.Random: lambda: rng.gauss(0, 1)}[type(rng)]
+    draw = {
+        np.random.Generator: lambda: rng.normal(),
+        np.random.RandomState: lambda: rng.normal(),
+        random.Random: lambda: rng.gauss(0, 1),
+    }[type(rng)]
 
     def noisy_net(X):
         return model(X + float(draw()))
@@ -268,8 +302,10 @@ def test_a_random_generator_object_in_the_net_is_refused_compiled(make):
     with pytest.raises(d2l.CompileError, match="random"):
         d2l.train_epoch_ch3(noisy_net, batches(), d2l.cross_entropy, d2l.Updater(model.params, 0.1))
     with pytest.raises(d2l.CompileError, match="random"):
-        d2l.train_epoch_ch3(keras_model(Noisy), batches(), keras_loss(),
-                            tf.keras.optimizers.SGD(0.1))
-    loss, _ = d2l.train_epoch_ch3(noisy_net, batches(), d2l.cross_entropy,
-                                  d2l.Updater(model.params, 0.1), run_eagerly=True)
+        d2l.train_epoch_ch3(
+            keras_model(Noisy), batches(), keras_loss(), tf.keras.optimizers.SGD(0.1)
+        )
+    loss, _ = d2l.train_epoch_ch3(
+        noisy_net, batches(), d2l.cross_entropy, d2l.Updater(model.params, 0.1), run_eagerly=True
+    )
     assert np.isfinite(loss)

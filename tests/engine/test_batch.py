@@ -16,7 +16,7 @@ def test_a_batchs_count_correct_and_summed_loss_by_hand():
     l = tf.constant([1.0, 2.0, 3.0])
     keras_mean = tf.keras.losses.MeanSquaredError()
     keras_sum = tf.keras.losses.MeanSquaredError(reduction="sum")
-    assert float(batch.summed_loss(None, l, 3.0)) == 6.0            # per example
+    assert float(batch.summed_loss(None, l, 3.0)) == 6.0  # per example
     assert float(batch.summed_loss(keras_mean, tf.constant(2.0), 3.0)) == 6.0  # a mean
-    assert float(batch.summed_loss(keras_sum, tf.constant(6.0), 3.0)) == 6.0   # a sum
+    assert float(batch.summed_loss(keras_sum, tf.constant(6.0), 3.0)) == 6.0  # a sum
     assert float(batch.summed_loss(lambda *a: 0, tf.constant(6.0), 3.0)) == 6.0  # the book's

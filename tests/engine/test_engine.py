@@ -1,4 +1,5 @@
 """The compiled engine: how each loop is compiled, retried, kept and chosen."""
+
 import itertools
 
 import numpy as np
@@ -23,9 +24,13 @@ def test_a_net_xla_cannot_compile_falls_back_to_a_graph(fresh):
 
     updater = d2l.Updater(model.params, 0.1)
     with pytest.warns(UserWarning, match="XLA could not compile"):  # a run long enough for XLA
-        engine.run_epoch(make_train_step(net, d2l.cross_entropy, updater),
-                         (net, d2l.cross_entropy, updater), train_iter, training=True,
-                         run_steps=program.XLA_MIN_STEPS)
+        engine.run_epoch(
+            make_train_step(net, d2l.cross_entropy, updater),
+            (net, d2l.cross_entropy, updater),
+            train_iter,
+            training=True,
+            run_steps=program.XLA_MIN_STEPS,
+        )
     with pytest.raises(tf.errors.OpError):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater, jit_compile=True)
 
@@ -39,8 +44,9 @@ def test_a_net_that_cannot_be_traced_says_so(fresh):
 
     with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, d2l.Updater(model.params, 0.1))
-    loss, acc = d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy,
-                                    d2l.Updater(model.params, 0.1), run_eagerly=True)
+    loss, acc = d2l.train_epoch_ch3(
+        net, train_iter, d2l.cross_entropy, d2l.Updater(model.params, 0.1), run_eagerly=True
+    )
     assert np.isfinite(loss)
 
 
@@ -70,8 +76,7 @@ def test_a_net_drawing_numpy_or_python_random_numbers_is_not_compiled(fresh, dra
     with pytest.raises(d2l.CompileError, match="run_eagerly=True"):
         d2l.evaluate_accuracy(dropout_net, test_iter, jit_compile=True)
     assert np.all(model.W.numpy() == d2l.SoftmaxRegression(seed=0).W.numpy())  # untouched
-    accuracies = {d2l.evaluate_accuracy(dropout_net, test_iter, run_eagerly=True)
-                  for _ in range(3)}
+    accuracies = {d2l.evaluate_accuracy(dropout_net, test_iter, run_eagerly=True) for _ in range(3)}
     assert len(accuracies) > 1  # a new mask each time
 
     def tf_dropout_net(X):
@@ -127,12 +132,16 @@ def test_a_net_that_cannot_be_traced_is_traced_again_only_where_shapes_could_hel
         traced.append(X.shape[0])
         return model(tf.constant(X.numpy()))  # .numpy() exists only eagerly
 
-    for data, traces in ((train_iter, [1, None, 32]), (train_iter.take(3), [1, None, 32]),
-                         (list(train_iter.take(3)), [32, 32])):
+    for data, traces in (
+        (train_iter, [1, None, 32]),
+        (train_iter.take(3), [1, None, 32]),
+        (list(train_iter.take(3)), [32, 32]),
+    ):
         traced.clear()
         with pytest.raises(d2l.CompileError):
-            d2l.train_epoch_ch3(net, data, d2l.cross_entropy, d2l.Updater(model.params, 0.1),
-                                jit_compile=False)
+            d2l.train_epoch_ch3(
+                net, data, d2l.cross_entropy, d2l.Updater(model.params, 0.1), jit_compile=False
+            )
         assert traced == traces
 
 
@@ -145,16 +154,25 @@ def test_a_net_that_needs_the_batch_size_trains_on_any_data(fresh, jit_compile):
     batches = [(X, y) for X, y in train_iter]
     assert len({X.shape[0] for X, _ in batches}) == 2
     dataset = tf.data.Dataset.from_generator(
-        lambda: iter(batches), output_signature=train_iter.element_spec)
+        lambda: iter(batches), output_signature=train_iter.element_spec
+    )
     results = []
     for data, run_eagerly in ((batches, True), (batches, False), (dataset, False)):
         model = d2l.SoftmaxRegression(seed=0)
 
         def net(X):
             return d2l.softmax(tf.matmul(tf.reshape(X, (X.shape[0], -1)), model.W) + model.b)
-        results.append(d2l.train_epoch_ch3(net, data, d2l.cross_entropy,
-                                           d2l.Updater(model.params, 0.1),
-                                           run_eagerly=run_eagerly, jit_compile=jit_compile))
+
+        results.append(
+            d2l.train_epoch_ch3(
+                net,
+                data,
+                d2l.cross_entropy,
+                d2l.Updater(model.params, 0.1),
+                run_eagerly=run_eagerly,
+                jit_compile=jit_compile,
+            )
+        )
     for got in results[1:]:
         assert got == pytest.approx(results[0], rel=1e-5)
 
@@ -169,6 +187,7 @@ def test_a_program_lives_for_one_train_ch3_call(fresh):
     def net(X):
         traced.append(tf.executing_eagerly())  # False: a trace
         return model(X)
+
     updater = d2l.Updater(model.params, 0.1)
     with program.programs_kept():
         for _ in range(3):
@@ -179,8 +198,9 @@ def test_a_program_lives_for_one_train_ch3_call(fresh):
         d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy, updater)
     assert traced.count(False) == 2
     traced.clear()
-    d2l.train_ch3(net, train_iter, fresh()[1], d2l.cross_entropy, 3, updater, check=False,
-                  verbose=False)
+    d2l.train_ch3(
+        net, train_iter, fresh()[1], d2l.cross_entropy, 3, updater, check=False, verbose=False
+    )
     assert traced.count(False) == 2  # the training epoch's program and the evaluation's
 
 
@@ -197,16 +217,22 @@ def test_python_control_flow_on_tensors_is_converted(small_dir):
                 Z = Z / 2.0
             return d2l.softmax(Z)
 
-        results.append(d2l.train_epoch_ch3(branchy_net, train_iter, d2l.cross_entropy,
-                                           d2l.Updater(model.params, 0.5),
-                                           run_eagerly=run_eagerly))
+        results.append(
+            d2l.train_epoch_ch3(
+                branchy_net,
+                train_iter,
+                d2l.cross_entropy,
+                d2l.Updater(model.params, 0.5),
+                run_eagerly=run_eagerly,
+            )
+        )
         results.append(model.W.numpy())
     assert results[0] == pytest.approx(results[2], rel=1e-5)
     np.testing.assert_allclose(results[3], results[1], atol=1e-6)
 
 
 def test_xla_only_for_a_run_long_enough_to_pay_it_back():
-    assert program.use_xla(None, None) is False          # unknown length: a plain graph
+    assert program.use_xla(None, None) is False  # unknown length: a plain graph
     assert program.use_xla(None, program.XLA_MIN_STEPS - 1) is False
     assert program.use_xla(None, program.XLA_MIN_STEPS) is None  # XLA, may fall back
     assert program.use_xla(True, 1) is True and program.use_xla(False, 10**9) is False
@@ -275,6 +301,7 @@ def test_a_number_in_a_large_dict_is_read_anew_each_call(fresh):
 
     def loss(y_hat, y):
         return d2l.cross_entropy(y_hat, y) + hp["wd"]
+
     updater = d2l.Updater(model.params, 1e-12)
     for wd in (0.0, 1.0, 0.0):
         hp["wd"] = wd
@@ -286,6 +313,7 @@ def test_a_number_in_a_large_dict_is_read_anew_each_call(fresh):
     def counting(y_hat, y):
         next(traces)
         return loss(y_hat, y)
+
     with program.programs_kept():
         for _ in range(3):
             d2l.train_epoch_ch3(model, batches, counting, updater)

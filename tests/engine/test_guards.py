@@ -1,4 +1,5 @@
 """The checks wrapped around any step, by hand."""
+
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -1,5 +1,6 @@
 """The loops: every one gives the sums the plain Python loop gives, over every batch
 size, and stops where the loss stops being finite."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,8 +15,14 @@ def _train_sums(data, run_eagerly=False, jit_compile=None, seed=0):
     net = d2l.SoftmaxRegression(seed=seed)
     updater = d2l.Updater(net.params, 0.1)
     step = make_train_step(net, d2l.cross_entropy, updater)
-    sums = engine.run_epoch(step, (net, d2l.cross_entropy, updater), data, training=True,
-                            run_eagerly=run_eagerly, jit_compile=jit_compile)
+    sums = engine.run_epoch(
+        step,
+        (net, d2l.cross_entropy, updater),
+        data,
+        training=True,
+        run_eagerly=run_eagerly,
+        jit_compile=jit_compile,
+    )
     return sums, net.W.numpy()
 
 
@@ -32,7 +39,7 @@ def test_every_loop_matches_the_python_loop(fresh, jit_compile, split):
     assert array_source(fused) is not None
     other = fresh()[split].map(lambda X, y: (X, y))  # not ours any more: the tf.data loop
     assert array_source(other) is None
-    listed = list(fresh()[split])                   # a Python list: one compiled step a batch
+    listed = list(fresh()[split])  # a Python list: one compiled step a batch
     for data in (fused, other, listed):
         sums, W = _train_sums(data, jit_compile=jit_compile)
         np.testing.assert_allclose(sums, eager_sums, rtol=1e-5)
@@ -60,8 +67,9 @@ def test_a_diverging_loss_stops_the_epoch_at_its_batch(fresh):
     calls = tf.Variable(0)
     updater = d2l.Updater(net.params, 0.1)
     with pytest.raises(d2l.TrainingDivergedError, match="batch 4"):
-        engine.run_epoch(make_train_step(net, loss, updater), (net, loss, updater), train_iter,
-                         training=True)
+        engine.run_epoch(
+            make_train_step(net, loss, updater), (net, loss, updater), train_iter, training=True
+        )
     assert int(calls) == 4  # the loop stopped there
 
 
@@ -79,9 +87,13 @@ def test_a_plain_graph_traces_the_step_once_for_every_batch_size(fresh):
             return model(X)
 
         updater = d2l.Updater(model.params, 0.1)
-        sums = engine.run_epoch(make_train_step(net, d2l.cross_entropy, updater),
-                                (net, d2l.cross_entropy, updater), train_iter, training=True,
-                                jit_compile=jit_compile)
+        sums = engine.run_epoch(
+            make_train_step(net, d2l.cross_entropy, updater),
+            (net, d2l.cross_entropy, updater),
+            train_iter,
+            training=True,
+            jit_compile=jit_compile,
+        )
         assert sums[2] == 300 and len(traced) == 1 + copies
         assert traced == [1] + ([None] if copies == 1 else [32, 12])
 
@@ -97,9 +109,16 @@ def test_a_net_that_needs_the_batch_size_as_a_number_still_trains(fresh):
         def net(X):
             return model(tf.reshape(X, (X.shape[0], -1)))
 
-        results.append(d2l.train_epoch_ch3(net, train_iter, d2l.cross_entropy,
-                                           d2l.Updater(model.params, 0.1),
-                                           run_eagerly=run_eagerly, jit_compile=False))
+        results.append(
+            d2l.train_epoch_ch3(
+                net,
+                train_iter,
+                d2l.cross_entropy,
+                d2l.Updater(model.params, 0.1),
+                run_eagerly=run_eagerly,
+                jit_compile=False,
+            )
+        )
         results.append(model.W.numpy())
     assert results[0] == pytest.approx(results[2], rel=1e-5)
     np.testing.assert_allclose(results[3], results[1], atol=1e-6)

@@ -78,8 +78,12 @@ def test_missing_truncated_foreign_and_wrong_shape(tmp_path):
     with pytest.raises(ValueError, match="cut.npz: not a readable d2l_softmax model"):
         checkpoint.load_params(cut)
     foreign = tmp_path / "foreign.npz"
-    np.savez(foreign, W=np.zeros((784, 10), np.float32), b=np.zeros(10, np.float32),
-             meta=np.array('{"format": "other"}'))
+    np.savez(
+        foreign,
+        W=np.zeros((784, 10), np.float32),
+        b=np.zeros(10, np.float32),
+        meta=np.array('{"format": "other"}'),
+    )
     with pytest.raises(ValueError, match="foreign.npz: not a d2l_softmax model file"):
         checkpoint.load_params(foreign)
     small = checkpoint.save_params(tmp_path / "small.npz", d2l.SoftmaxRegression(100, 10, seed=0))
@@ -97,7 +101,9 @@ def test_load_image(tmp_path):
     path = tmp_path / "x.png"
     path.write_bytes(tf.io.encode_png(img).numpy())
     X = images.load_image(path)
-    assert X.shape == (1, 28, 28, 1) and 0 <= float(tf.reduce_min(X)) <= float(tf.reduce_max(X)) <= 1
+    assert (
+        X.shape == (1, 28, 28, 1) and 0 <= float(tf.reduce_min(X)) <= float(tf.reduce_max(X)) <= 1
+    )
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(ValueError, match="bad.png: not an image"):
         images.load_image(tmp_path / "bad.png")
@@ -106,8 +112,11 @@ def test_load_image(tmp_path):
 # ---------------------------------------------------------------- hostile model files
 
 # D2L_FUZZ_EXAMPLES=5000 fuzzes longer
-FUZZ = settings(max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 _DIR = scratch_folder("d2l_softmax-model-fuzz-")
 META = json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": {}})
 
@@ -115,8 +124,9 @@ META = json.dumps({"format": checkpoint.FORMAT, "shape": [784, 10], "settings": 
 def npy(descr, shape, data: bytes, fortran=False) -> bytes:
     """An .npy member with any header fields, whatever the data."""
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": fortran,
-                                               "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": descr, "fortran_order": fortran, "shape": shape}
+    )
     return buf.getvalue() + data
 
 
@@ -132,8 +142,11 @@ def good_members(W=None, b=None):
     W = np.zeros((784, 10), np.float32) if W is None else W
     b = np.zeros(10, np.float32) if b is None else b
     meta = np.array(META)
-    return {"W": npy("<f4", W.shape, W.tobytes()), "b": npy("<f4", b.shape, b.tobytes()),
-            "meta": npy(meta.dtype.str, (), meta.tobytes())}
+    return {
+        "W": npy("<f4", W.shape, W.tobytes()),
+        "b": npy("<f4", b.shape, b.tobytes()),
+        "meta": npy(meta.dtype.str, (), meta.tobytes()),
+    }
 
 
 def _load(raw: bytes):
@@ -163,10 +176,12 @@ _GOOD = checkpoint.save_params(_DIR / "good.npz", d2l.SoftmaxRegression(seed=0))
 
 
 @FUZZ
-@given(cut=st.integers(1, len(_GOOD)), flips=st.lists(
-    st.tuples(st.integers(0, len(_GOOD) - 1), st.integers(1, 255)), max_size=3))
+@given(
+    cut=st.integers(1, len(_GOOD)),
+    flips=st.lists(st.tuples(st.integers(0, len(_GOOD) - 1), st.integers(1, 255)), max_size=3),
+)
 def test_cut_or_damaged_model_files(cut, flips):
-    data = bytearray(_GOOD[:len(_GOOD) - cut + 1] if not flips else _GOOD)
+    data = bytearray(_GOOD[: len(_GOOD) - cut + 1] if not flips else _GOOD)
     for at, bits in flips:
         data[at % len(data)] ^= bits
     result = _load(bytes(data))
@@ -180,10 +195,16 @@ dims = st.integers(0, 12) | st.integers(10**5, 10**12) | st.integers(-3, -1)
 
 
 @FUZZ
-@given(descr=st.sampled_from(["<f4", ">f4", "<f8", "<f2", "|u1", "<i4", "|O", "<U8", "|b1",
-                              [("a", "<f4")]]),
-       shape=st.lists(dims, max_size=3).map(tuple), fortran=st.booleans(),
-       extra=st.integers(-3, 3), deflate=st.booleans(), which=st.sampled_from(["W", "b", "meta"]))
+@given(
+    descr=st.sampled_from(
+        ["<f4", ">f4", "<f8", "<f2", "|u1", "<i4", "|O", "<U8", "|b1", [("a", "<f4")]]
+    ),
+    shape=st.lists(dims, max_size=3).map(tuple),
+    fortran=st.booleans(),
+    extra=st.integers(-3, 3),
+    deflate=st.booleans(),
+    which=st.sampled_from(["W", "b", "meta"]),
+)
 def test_random_npy_header_fields(descr, shape, fortran, extra, deflate, which):
     """Any header is checked before the data is read: no huge allocation, no pickle."""
     n = int(np.prod(shape)) if shape else 1
@@ -221,6 +242,7 @@ def test_huge_declared_shape_is_refused_before_reading(tmp_path):
 
 def test_pickles_and_folders_are_not_models(tmp_path):
     import pickle
+
     (tmp_path / "p.npz").write_bytes(pickle.dumps({"W": 1}))
     with pytest.raises(ValueError, match="not a readable d2l_softmax model") as err:
         checkpoint.load_params(tmp_path / "p.npz")
@@ -248,8 +270,9 @@ def test_zip_bomb_model_is_refused_in_small_memory(tmp_path):
         for name in ("b", "meta"):
             zf.writestr(name + ".npy", members[name])
     assert path.stat().st_size < 1 << 20
-    grew_kib, stderr = peak_growth_kib("from d2l_softmax.io import checkpoint",
-                                       "checkpoint.read_model_arrays(sys.argv[1])", path)
+    grew_kib, stderr = peak_growth_kib(
+        "from d2l_softmax.io import checkpoint", "checkpoint.read_model_arrays(sys.argv[1])", path
+    )
     assert "W has more bytes of data" in stderr
     assert grew_kib < 20 * 1024, grew_kib  # KiB: < 20 MiB of 200
 
@@ -259,20 +282,26 @@ def _with_copies_of_a_directory_record(raw: bytes, copies: int, zip64: bool) -> 
     end record (or the ZIP64 one) declaring them all: a few bytes per entry on disk,
     an object per entry in memory once ``zipfile`` has parsed them."""
     end = raw.rfind(b"PK\x05\x06")
-    count, size, offset = struct.unpack("<HII", raw[end + 10:end + 20])
-    directory = raw[offset:offset + size]
-    record = directory[:46 + sum(struct.unpack("<HHH", directory[28:34]))]
+    count, size, offset = struct.unpack("<HII", raw[end + 10 : end + 20])
+    directory = raw[offset : offset + size]
+    record = directory[: 46 + sum(struct.unpack("<HHH", directory[28:34]))]
     directory += record * copies
     count += copies
     if not zip64:
-        return raw[:offset] + directory + struct.pack(
-            "<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), offset, 0)
-    return (raw[:offset] + directory
-            + struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count,
-                          len(directory), offset)
-            + struct.pack("<IIQI", 0x07064B50, 0, offset + len(directory), 1)
-            + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
-                          0xFFFFFFFF, 0))
+        return (
+            raw[:offset]
+            + directory
+            + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), offset, 0)
+        )
+    return (
+        raw[:offset]
+        + directory
+        + struct.pack(
+            "<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, len(directory), offset
+        )
+        + struct.pack("<IIQI", 0x07064B50, 0, offset + len(directory), 1)
+        + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    )
 
 
 @pytest.mark.parametrize("zip64", [False, True])
@@ -292,8 +321,10 @@ def test_a_huge_zip_directory_is_refused_before_it_is_parsed(tmp_path, monkeypat
     monkeypatch.setattr(zipfile, "ZipFile", parse)
     with pytest.raises(ValueError) as err:
         checkpoint.read_model_arrays(path)
-    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: its "
-                              "zip directory declares 10,003 entries; a model has 3)")
+    assert str(err.value) == (
+        f"{path}: not a readable d2l_softmax model file (ValueError: its "
+        "zip directory declares 10,003 entries; a model has 3)"
+    )
 
 
 def test_a_zip_directory_larger_than_a_models_is_refused(tmp_path):
@@ -305,17 +336,23 @@ def test_a_zip_directory_larger_than_a_models_is_refused(tmp_path):
             info = zipfile.ZipInfo(name + ".npy")
             info.comment = b"x" * 40_000 if name != "meta" else b""
             zf.writestr(info, raw)
-    with pytest.raises(ValueError, match=r"comments.npz: not a readable d2l_softmax model file "
-                       r"\(ValueError: its zip directory declares 80,\d{3} bytes; a model's "
-                       r"takes at most 65,536\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"comments.npz: not a readable d2l_softmax model file "
+        r"\(ValueError: its zip directory declares 80,\d{3} bytes; a model's "
+        r"takes at most 65,536\)$",
+    ):
         checkpoint.read_model_arrays(path)
 
 
-@pytest.mark.parametrize("names, holds", [
-    (["W", "b", "meta", "extra"], "W.npy, b.npy, meta.npy, extra.npy"),
-    (["W", "b", "meta", "W"], "W.npy, b.npy, meta.npy, W.npy"),
-    (["W", "meta"], "W.npy, meta.npy"),
-])
+@pytest.mark.parametrize(
+    "names, holds",
+    [
+        (["W", "b", "meta", "extra"], "W.npy, b.npy, meta.npy, extra.npy"),
+        (["W", "b", "meta", "W"], "W.npy, b.npy, meta.npy, W.npy"),
+        (["W", "meta"], "W.npy, meta.npy"),
+    ],
+)
 def test_a_model_file_holds_exactly_w_b_and_meta(tmp_path, names, holds):
     members = good_members()
     path = tmp_path / "odd.npz"
@@ -326,11 +363,14 @@ def test_a_model_file_holds_exactly_w_b_and_meta(tmp_path, names, holds):
                 zf.writestr(name + ".npy", members.get(name, members["b"]))
     with pytest.raises(ValueError) as err:
         checkpoint.read_model_arrays(path)
-    assert str(err.value) == (f"{path}: not a readable d2l_softmax model file (ValueError: it "
-                              f"holds {holds}; a model holds W.npy, b.npy, meta.npy, each once)")
+    assert str(err.value) == (
+        f"{path}: not a readable d2l_softmax model file (ValueError: it "
+        f"holds {holds}; a model holds W.npy, b.npy, meta.npy, each once)"
+    )
 
 
 # ---------------------------------------------------------------- images
+
 
 def _square(mode="L", size=(40, 30)):
     """A light square on black, as Fashion-MNIST draws clothes."""
@@ -339,11 +379,21 @@ def _square(mode="L", size=(40, 30)):
     return Image.fromarray(a).convert(mode)  # uint8: mode "L"
 
 
-@pytest.mark.parametrize("fmt, mode, exact", [
-    ("PNG", "L", True), ("GIF", "P", True), ("BMP", "RGB", True), ("WEBP", "RGB", False),
-    ("JPEG", "RGB", False), ("TIFF", "L", True), ("PPM", "RGB", True), ("PNG", "RGBA", True),
-    ("PNG", "I;16", True), ("PNG", "1", True),
-])
+@pytest.mark.parametrize(
+    "fmt, mode, exact",
+    [
+        ("PNG", "L", True),
+        ("GIF", "P", True),
+        ("BMP", "RGB", True),
+        ("WEBP", "RGB", False),
+        ("JPEG", "RGB", False),
+        ("TIFF", "L", True),
+        ("PPM", "RGB", True),
+        ("PNG", "RGBA", True),
+        ("PNG", "I;16", True),
+        ("PNG", "1", True),
+    ],
+)
 def test_images_of_every_documented_format_read_alike(tmp_path, fmt, mode, exact):
     reference = images.read_image(_save(tmp_path / "ref.png", _square()))
     img = _square(mode)
@@ -372,31 +422,43 @@ def test_transparent_parts_become_black_and_animations_give_their_first_frame(tm
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that claims width x height grey pixels and holds almost nothing."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
 
 
-
-@pytest.mark.parametrize("width, height, size_text", [
-    (9000, 9000, "9,000 x 9,000 pixels"),
-    (20000, 20000, "more than 67,108,864 pixels"),  # refused by Pillow itself (> 179 M)
-    (1, 10_000, "1 x 10,000 pixels"),
-    (10_000, 1, "10,000 x 1 pixels"),
-    (1, 8192 * 8192, "1 x 67,108,864 pixels"),  # within the total, 2.5 GB to decode
-])
+@pytest.mark.parametrize(
+    "width, height, size_text",
+    [
+        (9000, 9000, "9,000 x 9,000 pixels"),
+        (20000, 20000, "more than 67,108,864 pixels"),  # refused by Pillow itself (> 179 M)
+        (1, 10_000, "1 x 10,000 pixels"),
+        (10_000, 1, "10,000 x 1 pixels"),
+        (1, 8192 * 8192, "1 x 67,108,864 pixels"),  # within the total, 2.5 GB to decode
+    ],
+)
 def test_huge_images_are_refused_before_decoding(tmp_path, width, height, size_text):
     """Wider or taller than 8192 is refused, not only more than 8192 x 8192 pixels in all:
     a long thin image takes 30 bytes per pixel to read, twice a square one's."""
     path = tmp_path / "huge.png"
     path.write_bytes(_png_header(width, height))
-    grew_kib, stderr = peak_growth_kib("from d2l_softmax.io import images",
-                                       "images.read_image(sys.argv[1])", path)
-    assert stderr.splitlines() == [f"{path}: the image is too large to read ({size_text}; "
-                                   "the limit is 8192 x 8192 pixels); shrink it first"]
+    grew_kib, stderr = peak_growth_kib(
+        "from d2l_softmax.io import images", "images.read_image(sys.argv[1])", path
+    )
+    assert stderr.splitlines() == [
+        f"{path}: the image is too large to read ({size_text}; "
+        "the limit is 8192 x 8192 pixels); shrink it first"
+    ]
     assert grew_kib < 30 * 1024  # KiB; decoding would take 80 MB to 2.5 GB
 
 
@@ -418,12 +480,14 @@ def _image_bytes(fmt: str) -> bytes:
 
 
 @FUZZ
-@given(fmt=st.sampled_from(["PNG", "GIF", "BMP", "WEBP", "JPEG", "TIFF"]),
-       cut=st.integers(0, 2000), flips=st.lists(
-           st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3))
+@given(
+    fmt=st.sampled_from(["PNG", "GIF", "BMP", "WEBP", "JPEG", "TIFF"]),
+    cut=st.integers(0, 2000),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+)
 def test_cut_or_damaged_images_give_an_image_or_a_value_error(fmt, cut, flips):
     data = bytearray(_image_bytes(fmt))
-    data = data[:max(1, len(data) - cut)]
+    data = data[: max(1, len(data) - cut)]
     for at, bits in flips:
         data[at % len(data)] ^= bits
     path = _DIR / "fuzz-image"
@@ -437,8 +501,12 @@ def test_cut_or_damaged_images_give_an_image_or_a_value_error(fmt, cut, flips):
 
 
 @FUZZ
-@given(raw=st.binary(max_size=300), prefix=st.sampled_from(
-    [b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"\xff\xd8\xff", b"RIFF", b"II*\x00"]))
+@given(
+    raw=st.binary(max_size=300),
+    prefix=st.sampled_from(
+        [b"", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"\xff\xd8\xff", b"RIFF", b"II*\x00"]
+    ),
+)
 def test_random_bytes_are_not_images(raw, prefix):
     path = _DIR / "fuzz-bytes"
     path.write_bytes(prefix + raw)
@@ -451,9 +519,9 @@ def test_the_exif_orientation_is_applied(tmp_path):
     a[0:5, 0:10] = 255  # a bar at the top left
     exif = Image.Exif()
     exif[0x0112] = 3  # "turned by 180 degrees"
-    turned = images.read_image(_save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG",
-                                         exif=exif, quality=100))
-    plain = images.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG",
-                                        quality=100))
+    turned = images.read_image(
+        _save(tmp_path / "t.jpg", Image.fromarray(a), "JPEG", exif=exif, quality=100)
+    )
+    plain = images.read_image(_save(tmp_path / "p.jpg", Image.fromarray(a), "JPEG", quality=100))
     np.testing.assert_allclose(turned, plain[::-1, ::-1], atol=0.02)
     assert plain[:2, :5].mean() > 0.9 and turned[:2, :5].mean() < 0.1

@@ -1,4 +1,5 @@
 """Finding the Fashion-MNIST files, reading them checked, and the class names."""
+
 import subprocess
 import sys
 
@@ -14,13 +15,16 @@ from conftest import SMALL_TEST, SMALL_TRAIN, make_split, write_idx
 
 def test_finding_and_reading_the_files_needs_no_tensorflow(small_dir):
     """The files are read with NumPy alone; TensorFlow is imported only to download."""
-    code = ("import sys; from d2l_softmax.io import fashion_mnist as fm; "
-            f"fm.SPLITS['test'] = fm.SPLITS['test'][:2] + ({SMALL_TEST},); "
-            f"images, labels = fm.read_fashion_mnist(fm.find_fashion_mnist({str(small_dir)!r}, "
-            "download=False), 'test'); "
-            "print(images.shape, labels.dtype, 'tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys; from d2l_softmax.io import fashion_mnist as fm; "
+        f"fm.SPLITS['test'] = fm.SPLITS['test'][:2] + ({SMALL_TEST},); "
+        f"images, labels = fm.read_fashion_mnist(fm.find_fashion_mnist({str(small_dir)!r}, "
+        "download=False), 'test'); "
+        "print(images.shape, labels.dtype, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["(100,", "28,", "28)", "uint8", "False"]
 
 

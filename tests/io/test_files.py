@@ -1,5 +1,6 @@
 """Saving never destroys what it replaces: only a regular file, or nothing, is replaced;
 a full disk or a killed save leaves the old file whole and no temporaries piling up."""
+
 import os
 import random
 import signal
@@ -29,8 +30,9 @@ def _identity(path):
 def test_only_a_regular_file_is_ever_replaced(tmp_path, kind):
     path = make_special(tmp_path / "out.png", kind)
     before = _identity(path)
-    with pytest.raises(WriteError, match="not a regular file; only a regular file is ever "
-                       "replaced") as err:
+    with pytest.raises(
+        WriteError, match="not a regular file; only a regular file is ever replaced"
+    ) as err:
         write_atomically(path, lambda f: f.write(b"PNG"))
     assert str(err.value).startswith(f"cannot write {path}: it is a")
     assert _identity(path) == before and _temporaries(tmp_path) == []
@@ -63,11 +65,14 @@ def test_links_to_nothing_are_named_as_such(tmp_path):
     """A folder or an image given as a link to nothing, or a loop of links, is named as
     such (it was "it is a file, not a folder" and "no such image file")."""
     from d2l_softmax.io.images import read_image
+
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
-    cases = {"dangling": f"it is a symbolic link to {tmp_path / 'gone'}, which does not exist",
-             "loop1": "it is a loop of symbolic links"}
+    cases = {
+        "dangling": f"it is a symbolic link to {tmp_path / 'gone'}, which does not exist",
+        "loop1": "it is a loop of symbolic links",
+    }
     for name, reason in cases.items():
         with pytest.raises(WriteError) as err:
             files.prepare_folder(tmp_path / name)
@@ -86,14 +91,19 @@ def test_folders_in_the_way(tmp_path):
     with pytest.raises(WriteError, match="it is a file, not a folder"):
         files.prepare_folder(tmp_path / "a-file")
     assert files.prepare_folder(tmp_path / "new" / "deep").is_dir()
-    assert write_atomically(tmp_path / "made" / "x.bin", lambda f: f.write(b"x")).read_bytes() == b"x"
+    assert (
+        write_atomically(tmp_path / "made" / "x.bin", lambda f: f.write(b"x")).read_bytes() == b"x"
+    )
 
 
 def _statvfs_saying(free: int):
     """An ``os.statvfs`` that reports ``free`` bytes available, whatever the disk."""
+
     def statvfs(path):
-        return os.statvfs_result((4096, 4096, 1 << 30, free // 4096, free // 4096, 1000,
-                                  1000, 1000, 0, 255))
+        return os.statvfs_result(
+            (4096, 4096, 1 << 30, free // 4096, free // 4096, 1000, 1000, 1000, 0, 255)
+        )
+
     return statvfs
 
 
@@ -103,8 +113,9 @@ def test_a_folder_without_room_for_the_outputs_is_refused(tmp_path, monkeypatch)
     monkeypatch.setattr(os, "statvfs", _statvfs_saying(12 << 10))
     with pytest.raises(WriteError) as err:
         files.prepare_folder(tmp_path / "run")
-    assert str(err.value) == (f"cannot write in {tmp_path / 'run'}: no space left: 12 KiB "
-                              "free, at least 1 MiB needed")
+    assert str(err.value) == (
+        f"cannot write in {tmp_path / 'run'}: no space left: 12 KiB free, at least 1 MiB needed"
+    )
     assert err.value.errno == 28 and os.listdir(tmp_path / "run") == []
     assert files.prepare_folder(tmp_path / "run", need=8 << 10) == tmp_path / "run"
 
@@ -113,8 +124,11 @@ def test_a_full_disk_is_refused_before_any_work(small_disk, monkeypatch):
     """A real full tmpfs: statvfs says so; and where statvfs says there is room (it
     is not right on every file system), writing the probe fails."""
     disk = small_disk("256k")
-    with pytest.raises(WriteError, match=r": no space left: 256 KiB free, at least 1 MiB "
-                       r"needed$"):
+    with pytest.raises(
+        WriteError,
+        match=r": no space left: 256 KiB free, at least 1 MiB "
+        r"needed$",
+    ):
         files.prepare_folder(disk / "run")
     (disk / "filler").write_bytes(bytes((256 - 12) << 10))
     monkeypatch.setattr(os, "statvfs", _statvfs_saying(1 << 30))
@@ -159,9 +173,11 @@ write_atomically(sys.argv[1], lambda f: (f.write(b"partial"), f.flush(), os._exi
 """
 
 
-@pytest.mark.parametrize("name", ["a" * 246 + ".png", "é" * 125 + ".png", "€" * 83 + ".npz",
-                                  "😀" * 62 + ".json"],
-                         ids=["1-byte", "2-byte", "3-byte", "4-byte"])
+@pytest.mark.parametrize(
+    "name",
+    ["a" * 246 + ".png", "é" * 125 + ".png", "€" * 83 + ".npz", "😀" * 62 + ".json"],
+    ids=["1-byte", "2-byte", "3-byte", "4-byte"],
+)
 def test_names_near_the_length_limit_get_a_temporary_that_fits(tmp_path, name):
     """A name of 250-254 bytes (at most 255) can be saved: its temporary's name is cut to
     fit, on a character boundary, and the one a killed save leaves is still found."""
@@ -203,8 +219,14 @@ def test_killed_saves_never_corrupt_the_file_nor_pile_up_temporaries(tmp_path):
     path, size = tmp_path / "model.npz", 1 << 18
     rng = random.Random(0)
     for _ in range(10):
-        savers = [subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(size)],
-                                   stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        savers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SAVER, str(path), str(size)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         for saver in savers:
             assert saver.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.01, 0.15))

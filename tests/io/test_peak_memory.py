@@ -6,6 +6,7 @@ nothing at all for a header the reader refuses. Only the documented exceptions.
 Linux only: the peak is read from /proc/self/status (VmHWM) and reset between
 examples by writing 5 to /proc/self/clear_refs.
 """
+
 import os
 import subprocess
 import sys
@@ -178,13 +179,13 @@ def test(width, height, colour, depth16, how, cut):
 test()
 """
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"),
-                                reason="needs Linux's /proc/self/clear_refs")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc/self/clear_refs"
+)
 
 
 def _fuzz_in_a_child(body: str, **extra) -> str:
-    script = textwrap.dedent(_COMMON.format(slack=SLACK, examples=EXAMPLES)) + body.format(
-        **extra)
+    script = textwrap.dedent(_COMMON.format(slack=SLACK, examples=EXAMPLES)) + body.format(**extra)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-5000:]
     return run.stderr

@@ -1,4 +1,5 @@
 """No TensorFlow C++ log lines in the output, unless asked for; real errors still show."""
+
 import os
 import subprocess
 import sys
@@ -27,18 +28,23 @@ TELLTALES = ("I0000", "W0000", "E0000", "absl::InitializeLog", "cuInit", "oneDNN
 
 
 def test_log_lines_are_dropped_and_everything_else_kept():
-    other = [b"Traceback (most recent call last):\n", b"  File \"x.py\", line 1\n",
-             b"ValueError: E0000 is not a log line here\n", b"a last line without newline"]
-    mixed = [LOG_LINES[0], other[0], other[1], *LOG_LINES[1:4], other[2], *LOG_LINES[4:],
-             other[3]]
+    other = [
+        b"Traceback (most recent call last):\n",
+        b'  File "x.py", line 1\n',
+        b"ValueError: E0000 is not a log line here\n",
+        b"a last line without newline",
+    ]
+    mixed = [LOG_LINES[0], other[0], other[1], *LOG_LINES[1:4], other[2], *LOG_LINES[4:], other[3]]
     assert quiet.drop_log_lines(b"".join(mixed)) == b"".join(other)
 
 
 def _python(code, **env):
-    child_env = {k: v for k, v in os.environ.items()
-                 if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**child_env, **env})
+    child_env = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**child_env, **env}
+    )
 
 
 FIRST_USE = """
@@ -117,7 +123,9 @@ for n in range(8):  # the user's own function, retraced for every new shape: war
 def test_warnings_only_for_the_users_own_functions():
     out = _python(MANY_NETS)
     assert out.returncode == 0, out.stderr
-    warnings = [line for line in out.stderr.splitlines() if "triggered tf.function retracing" in line]
+    warnings = [
+        line for line in out.stderr.splitlines() if "triggered tf.function retracing" in line
+    ]
     assert warnings and all("<lambda>" in line for line in warnings), out.stderr
     assert "deprecated" not in out.stderr  # the tf.data loop converts without take_while
     verbose = _python(MANY_NETS, D2L_SOFTMAX_VERBOSE="1")
@@ -128,17 +136,27 @@ def test_a_read_only_config_folder_is_quiet(tmp_path):
     """Where matplotlib's folder cannot be made (here: its parent is a file; a read-only
     home is the same to matplotlib), it would print two warnings: none now."""
     (tmp_path / "a_file").write_text("")
-    code = ("import d2l_softmax as d2l\nimport matplotlib.pyplot as plt\n"
-            "plt.figure().savefig('p.png')\nimport os; print(os.environ['MPLCONFIGDIR'])")
+    code = (
+        "import d2l_softmax as d2l\nimport matplotlib.pyplot as plt\n"
+        "plt.figure().savefig('p.png')\nimport os; print(os.environ['MPLCONFIGDIR'])"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "a_file")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert out.returncode == 0 and out.stderr == "", out.stderr
     assert os.path.isdir(out.stdout.strip())
-    bare = subprocess.run([sys.executable, "-c", code.replace("import d2l_softmax as d2l", "")],
-                          capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert "Matplotlib created a temporary" in bare.stderr  # without the package (3.7 adds "config/")
+    bare = subprocess.run(
+        [sys.executable, "-c", code.replace("import d2l_softmax as d2l", "")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert (
+        "Matplotlib created a temporary" in bare.stderr
+    )  # without the package (3.7 adds "config/")
 
 
 def test_help_and_usage_errors_do_not_import_tensorflow():
@@ -163,11 +181,25 @@ def test_two_cli_runs_are_quiet_and_train_the_same_model_bitwise(real_dir, tmp_p
     and the same parameters to the last bit."""
     models = []
     for name in ("first", "second"):
-        out = subprocess.run([sys.executable, "-m", "d2l_softmax", "train", "--seed", "0",
-                              "--out", str(tmp_path / name)],
-                             capture_output=True, text=True, env={
-                                 k: v for k, v in os.environ.items()
-                                 if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)})
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "d2l_softmax",
+                "train",
+                "--seed",
+                "0",
+                "--out",
+                str(tmp_path / name),
+            ],
+            capture_output=True,
+            text=True,
+            env={
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("TF_CPP_MIN_LOG_LEVEL", quiet.VERBOSE_VAR)
+            },
+        )
         assert out.returncode == 0, out.stderr
         assert not [t for t in TELLTALES if t in out.stderr], out.stderr
         with np.load(tmp_path / name / "model.npz") as f:

@@ -1,22 +1,24 @@
-"""The book's 1.0 edition, on Keras 3: a ``Module`` (model), a ``DataModule``, a ``Trainer``."""
+"""The 1.0 edition's framework (its section "Object-Oriented Design for Implementation"):
+``HyperParameters``, ``ProgressBoard``, ``Module``, ``DataModule``, ``Trainer``, and ``SGD``."""
+
 import collections
 import inspect
 
 import tensorflow as tf
-from tqdm import tqdm
 
-from .engine.program import plotting_step
-from .engine.source import batch_bounds, scale_pixels
-from .io.display import in_notebook
-from .io.fashion_mnist import TEXT_LABELS, find_fashion_mnist, read_fashion_mnist
-from .plots import Animator, show_images
+from ..engine.program import plotting_step
+from ..io.display import in_notebook
+from ..io.terminal import epoch_bar
+from ..plots import Animator
 
 
 def add_to_class(Class):
     """Add the decorated function to ``Class`` as a method (a class over several cells)."""
+
     def wrapper(obj):
         setattr(Class, obj.__name__, obj)
         return obj
+
     return wrapper
 
 
@@ -24,8 +26,11 @@ class HyperParameters:  # the base class of hyperparameters
     def save_hyperparameters(self, ignore=()):
         """Save the arguments of the calling ``__init__`` (its locals) as attributes, hparams."""
         local_vars = inspect.currentframe().f_back.f_locals
-        self.hparams = {k: v for k, v in local_vars.items()
-                        if k not in {*ignore, 'self'} and not k.startswith('_')}
+        self.hparams = {
+            k: v
+            for k, v in local_vars.items()
+            if k not in {*ignore, "self"} and not k.startswith("_")
+        }
         for k, v in self.hparams.items():
             setattr(self, k, v)
 
@@ -33,11 +38,24 @@ class HyperParameters:  # the base class of hyperparameters
 class ProgressBoard(HyperParameters):
     """Plots the mean of every ``every_n`` points ``draw(x, y, label)`` gets: redrawn in place
     in Jupyter; in a terminal saved at :meth:`close` (``Trainer.fit`` shows a progress bar)."""
-    Point = collections.namedtuple('Point', ['x', 'y'])
 
-    def __init__(self, xlabel=None, ylabel=None, xlim=None, ylim=None, xscale='linear',
-                 yscale='linear', ls=('-', '--', '-.', ':'), colors=('C0', 'C1', 'C2', 'C3'),
-                 fig=None, axes=None, figsize=(3.5, 2.5), display=True):
+    Point = collections.namedtuple("Point", ["x", "y"])
+
+    def __init__(
+        self,
+        xlabel=None,
+        ylabel=None,
+        xlim=None,
+        ylim=None,
+        xscale="linear",
+        yscale="linear",
+        ls=("-", "--", "-.", ":"),
+        colors=("C0", "C1", "C2", "C3"),
+        fig=None,
+        axes=None,
+        figsize=(3.5, 2.5),
+        display=True,
+    ):
         self.save_hyperparameters()
         self.raw_points, self.data, self.animator = collections.OrderedDict(), {}, None
 
@@ -54,11 +72,15 @@ class ProgressBoard(HyperParameters):
     def show(self, label, point):  # through the package's Animator
         a = self.animator
         if a is None:
-            a = self.animator = Animator(figsize=self.figsize, verbose=False, save_every=None,
-                                         fmts=[f'{c}{ls}o' for ls, c in zip(self.ls, self.colors)])
+            a = self.animator = Animator(
+                figsize=self.figsize,
+                verbose=False,
+                save_every=None,
+                fmts=[f"{c}{ls}o" for ls, c in zip(self.ls, self.colors)],
+            )
             a.X, a.Y, self.fig = [], [], a.fig
         a.xlabel, a.ylabel, a.xscale, a.yscale = self.xlabel, self.ylabel, self.xscale, self.yscale
-        a.xlim, a.ylim, a.legend = self.xlim, self.ylim, [k.replace('_', ' ') for k in self.data]
+        a.xlim, a.ylim, a.legend = self.xlim, self.ylim, [k.replace("_", " ") for k in self.data]
         while len(a.X) < len(self.data):  # a new line
             a.X.append([]), a.Y.append([])
         a.add(point.x, [point.y if name == label else None for name in self.data])
@@ -67,18 +89,19 @@ class ProgressBoard(HyperParameters):
         """In a terminal, print each line's last mean and save the PNG. Next: a new figure."""
         if self.animator is not None:
             if not self.animator.live:
-                print(', '.join(f'{k} {v[-1].y:.4f}' for k, v in self.data.items() if v))
-                print(f'The plot is saved in {self.animator.save()}')
+                print(", ".join(f"{k} {v[-1].y:.4f}" for k, v in self.data.items() if v))
+                print(f"The plot is saved in {self.animator.save()}")
             self.animator.close()
 
 
 class Module(tf.keras.Model, HyperParameters):
     """Models. Parameters: Keras layers, or raw ``tf.Variable`` attributes (the scratch ``W``
     (784, 10), ``b`` (10,)), which Keras 3 does not track."""
+
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         self.save_hyperparameters()
-        if self.__dict__.get('loss', ...) is None:  # Keras 3 sets it, hiding the loss method
+        if self.__dict__.get("loss", ...) is None:  # Keras 3 sets it, hiding the loss method
             del self.loss
         self.board = ProgressBoard()
         self.training = None
@@ -102,7 +125,7 @@ class Module(tf.keras.Model, HyperParameters):
         return self.net(X)
 
     def call(self, X, *args, **kwargs):
-        self.training = kwargs.get('training', self.training)
+        self.training = kwargs.get("training", self.training)
         return self.forward(X, *args)
 
     def plot(self, key, value, train):
@@ -110,23 +133,23 @@ class Module(tf.keras.Model, HyperParameters):
         if not tf.executing_eagerly():  # value is symbolic: the step will return it
             self.trainer.traced_plots.append((key, value, train))
             return
-        self.board.xlabel = 'epoch'
+        self.board.xlabel = "epoch"
         if train:
             x = self.trainer.train_batch_idx / self.trainer.num_train_batches
             n = self.trainer.num_train_batches / self.plot_train_per_epoch
         else:
             x = self.trainer.epoch + 1
             n = self.trainer.num_val_batches / self.plot_valid_per_epoch
-        self.board.draw(x, float(value), ('train_' if train else 'val_') + key, every_n=int(n))
+        self.board.draw(x, float(value), ("train_" if train else "val_") + key, every_n=int(n))
 
     def training_step(self, batch):
         l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=True)
+        self.plot("loss", l, train=True)
         return l
 
     def validation_step(self, batch):
         l = self.loss(self(*batch[:-1]), batch[-1])
-        self.plot('loss', l, train=False)
+        self.plot("loss", l, train=False)
 
     def configure_optimizers(self):
         return tf.keras.optimizers.SGD(self.lr)
@@ -134,7 +157,8 @@ class Module(tf.keras.Model, HyperParameters):
 
 class DataModule(HyperParameters):
     """The base class of data: ``get_dataloader(train)`` gives the batches ``(X, y)``."""
-    def __init__(self, root='../data'):
+
+    def __init__(self, root="../data"):
         self.save_hyperparameters()
 
     def get_dataloader(self, train):
@@ -150,46 +174,20 @@ class DataModule(HyperParameters):
         """Batches of the rows ``indices`` of ``tensors`` (each (N, ...)), shuffled to train."""
         tensors = tuple(a[indices] for a in tensors)
         shuffle_buffer = tensors[0].shape[0] if train else 1
-        return tf.data.Dataset.from_tensor_slices(tensors).shuffle(
-            buffer_size=shuffle_buffer).batch(self.batch_size)
-
-
-class FashionMNIST(DataModule):
-    """Fashion-MNIST from the files of ``d2l.load_data_fashion_mnist``: ``train``, ``val`` are uint8
-    (N, 28, 28), (N,). Batches X float32 (B, 28, 28, 1) (or ``resize``), y int32 (B,), cut as by
-    ``.batch()`` (the short one last), in a new order each training pass."""
-    def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None):
-        super().__init__()
-        self.save_hyperparameters()
-        folder = find_fashion_mnist(data_dir)
-        self.train, self.val = (read_fashion_mnist(folder, split) for split in ('train', 'test'))
-
-    def text_labels(self, indices):
-        return [TEXT_LABELS[int(i)] for i in indices]
-
-    def get_dataloader(self, train):
-        images, labels = (tf.constant(a) for a in (self.train if train else self.val))
-        bounds = batch_bounds(len(labels), self.batch_size)  # [(0, 256), (256, 512), ...]
-        batches = tf.data.Dataset.from_tensor_slices(bounds).shuffle(len(bounds) if train else 1)
-        def cut(bound):  # images[start:end] as the book's process(X, y) makes a batch of them
-            X = scale_pixels(tf.expand_dims(images[bound[0]:bound[1]], axis=3))
-            if tuple(self.resize) != tuple(images.shape[1:]):
-                X = tf.image.resize_with_pad(X, *self.resize)
-            return X, tf.cast(labels[bound[0]:bound[1]], dtype='int32')
-        return batches.map(cut).prefetch(tf.data.AUTOTUNE)
-
-    def visualize(self, batch, nrows=1, ncols=8, labels=()):
-        """Show the first images of ``batch = [X, y]``, titled ``labels`` (or y's names)."""
-        X, y = batch
-        show_images(tf.squeeze(X, axis=-1), nrows, ncols, titles=labels or self.text_labels(y))
+        return (
+            tf.data.Dataset.from_tensor_slices(tensors)
+            .shuffle(buffer_size=shuffle_buffer)
+            .batch(self.batch_size)
+        )
 
 
 class Trainer(HyperParameters):
     """Fits a ``Module`` to a ``DataModule``: ``Trainer(max_epochs=10).fit(model, data)``.
     Each step is compiled as a ``tf.function``; ``run_eagerly=True`` runs it in Python."""
+
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, run_eagerly=False):
         self.save_hyperparameters()
-        assert num_gpus == 0, 'No GPU support yet'
+        assert num_gpus == 0, "No GPU support yet"
 
     def prepare_data(self, data):
         self.train_dataloader = data.train_dataloader()
@@ -209,8 +207,7 @@ class Trainer(HyperParameters):
         self.epoch = self.train_batch_idx = self.val_batch_idx = 0
         steps = (self.training_update, model.validation_step)
         self.train_step, self.val_step = steps if self.run_eagerly else map(self.compiled, steps)
-        epochs = tqdm(range(self.max_epochs), desc="training", unit="epoch", leave=False,
-                      disable=True if in_notebook() else None)  # a bar in a terminal only
+        epochs = epoch_bar(range(self.max_epochs), hidden=in_notebook())  # a terminal's bar
         for self.epoch in epochs:  # noqa: B020 (the book's loop)
             self.fit_epoch()
         model.board.close()
@@ -252,34 +249,3 @@ class SGD(HyperParameters):  # minibatch stochastic gradient descent: param -= l
     def apply_gradients(self, grads_and_vars):
         for grad, param in grads_and_vars:
             param.assign_sub(self.lr * grad)
-
-
-class Classifier(Module):
-    """The base class of classification models: scores Y_hat (B, q) of q classes, Y (B,)."""
-    def validation_step(self, batch):
-        Y_hat = self(*batch[:-1])
-        self.plot('loss', self.loss(Y_hat, batch[-1]), train=False)
-        self.plot('acc', self.accuracy(Y_hat, batch[-1]), train=False)
-
-    def accuracy(self, Y_hat, Y, averaged=True):
-        """The fraction of correct predictions (not averaged: 1.0 or 0.0 each, (B,))."""
-        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
-        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
-        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
-        return tf.reduce_mean(compare) if averaged else compare
-
-    def loss(self, Y_hat, Y, averaged=True):
-        """Cross-entropy of the logits Y_hat, as Keras's ``SparseCategoricalCrossentropy``."""
-        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
-        l = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
-        return tf.reduce_mean(l) if averaged else l
-
-
-class SoftmaxRegression(Classifier):
-    """The softmax regression model of the 1.0 edition: Flatten, then Dense(num_outputs)."""
-    def __init__(self, num_outputs, lr):
-        super().__init__()
-        self.save_hyperparameters()
-        self.net = tf.keras.models.Sequential()
-        self.net.add(tf.keras.layers.Flatten())
-        self.net.add(tf.keras.layers.Dense(num_outputs))
