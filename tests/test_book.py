@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import d2l_softmax as d2l
 
-from conftest import CHAPTER_CELLS
+from helpers import CHAPTER_CELLS
 
 
 def test_the_books_aliases():

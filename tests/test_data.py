@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import d2l_softmax as d2l
 
-from conftest import SMALL_TRAIN, idx_bytes, write_idx
+from helpers import SMALL_TRAIN, idx_bytes, write_idx
 
 
 def test_read_idx_round_trip(tmp_path):

@@ -1,10 +1,7 @@
 """The command line, run as a user runs it: a separate process, exit codes, messages."""
 
-import errno
-import io
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from d2l_softmax.cli import commands, runs
 from d2l_softmax.cli import main as cli
+from d2l_softmax.cli import runs
 from d2l_softmax.cli.main import main
 from d2l_softmax.io import checkpoint
-
-from conftest import small_cli
 
 
 def run(*args, env=None):
@@ -220,191 +215,6 @@ def test_ctrl_c_while_the_arguments_are_read_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == "d2l-softmax: interrupted\n"
 
 
-def test_a_closed_pipe_stops_training_after_the_epoch_and_saves(small_dir, tmp_path):
-    """``d2l-softmax train | head -2``: the reader goes away; the run stops after the
-    epoch as after a first Ctrl-C, saves everything, says where on stderr, exits 141."""
-    out = tmp_path / "run"
-    run = small_cli(
-        "train", "--epochs", "100000", "--batch-size", "32", "--data-dir", small_dir, "--out", out
-    )
-    for line in run.stdout:
-        if line.startswith("epoch 1:"):
-            run.stdout.close()  # as head does after its lines
-            break
-    stderr = run.stderr.read()
-    assert run.wait(timeout=120) == 141, stderr
-    assert stderr.startswith("Stopped early after epoch ") and f"saved in {out}/" in stderr
-    assert "Traceback" not in stderr and "Exception ignored" not in stderr
-    _, settings = checkpoint.load_params(out / "model.npz")
-    assert 1 <= settings["epochs_done"] < 100000
-    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
-
-
-def test_a_closed_pipe_for_both_outputs_is_141_and_the_run_is_saved(small_dir, tmp_path):
-    """``d2l-softmax train 2>&1 | head -2``: the last lines have nowhere to go either."""
-    out = tmp_path / "run"
-    run = small_cli(
-        "train",
-        "--epochs",
-        "100000",
-        "--batch-size",
-        "32",
-        "--data-dir",
-        small_dir,
-        "--out",
-        out,
-        stderr=subprocess.STDOUT,
-    )
-    for line in run.stdout:
-        if line.startswith("epoch 1:"):
-            run.stdout.close()
-            break
-    assert run.wait(timeout=120) == 141
-    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
-
-
-def test_an_error_line_that_cannot_be_written_is_no_traceback(monkeypatch, tmp_path):
-    """stderr gone too (``2>&1 | head`` after the reader left): the error line goes
-    nowhere, and the exit code still says what happened."""
-
-    class Gone(io.StringIO):
-        def write(self, text):
-            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
-
-    monkeypatch.setattr(sys, "stderr", Gone())
-    assert (
-        main(["train", "--data-dir", str(tmp_path / "nothing"), "--out", str(tmp_path / "run")])
-        == 1
-    )
-
-
-def test_a_pipe_closed_before_training_stops_it_after_the_first_epoch(small_dir, tmp_path):
-    out = tmp_path / "run"
-    run = small_cli(
-        "train", "--epochs", "50", "--batch-size", "32", "--data-dir", small_dir, "--out", out
-    )
-    run.stdout.close()  # the reader is gone before the first line
-    stderr = run.stderr.read()
-    assert run.wait(timeout=120) == 141, stderr
-    assert json.loads((out / "history.json").read_text())["settings"]["epochs_done"] == 1
-
-
-def test_a_closed_stdout_trains_quietly(small_dir, tmp_path):
-    out = tmp_path / "run"
-    run = small_cli(
-        "train",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "32",
-        "--data-dir",
-        small_dir,
-        "--out",
-        out,
-        prefix=("sh", "-c", 'exec "$0" "$@" >&-'),
-    )
-    _, stderr = run.communicate(timeout=300)
-    assert run.returncode == 0 and stderr == "", stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
-
-
-def test_a_full_stdout_is_one_error_and_the_run_is_saved(small_dir, tmp_path):
-    out = tmp_path / "run"
-    with open("/dev/full", "w") as full:
-        run = small_cli(
-            "train",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "32",
-            "--data-dir",
-            small_dir,
-            "--out",
-            out,
-            stdout=full,
-        )
-        _, stderr = run.communicate(timeout=300)
-    assert run.returncode == 1, stderr
-    assert stderr.splitlines()[-1] == (
-        "d2l-softmax: error: could not write to standard output: No space left on device"
-    )
-    # the first line already failed: training stopped after its first epoch
-    assert f"Stopped early after epoch 1: what was done is saved in {out}/" in stderr
-    assert "Traceback" not in stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(runs.TRAIN_OUTPUTS)
-
-
-def test_epochs_beyond_any_counter_train_until_stopped(small_dir, tmp_path):
-    run = small_cli(
-        "train",
-        "--epochs",
-        str(2**64),
-        "--batch-size",
-        "32",
-        "--data-dir",
-        small_dir,
-        "--out",
-        tmp_path / "run",
-    )
-    for line in run.stdout:
-        if line.startswith("epoch 1:"):
-            run.send_signal(signal.SIGTERM)
-            break
-    _, stderr = run.communicate(timeout=120)
-    assert run.returncode == 143 and "Traceback" not in stderr, stderr
-
-
-# ---------------------------------------------------------------- the command's own process
-
-_THREADS = """
-import tensorflow as tf
-from d2l_softmax.cli.commands import one_thread_per_op
-one_thread_per_op(tf)
-print(tf.config.threading.get_intra_op_parallelism_threads(),
-      tf.config.threading.get_inter_op_parallelism_threads())
-"""
-
-
-def test_the_command_runs_each_op_on_one_thread_and_gets_the_same_model(small_dir, tmp_path):
-    """In a process of its own, ``train`` runs each op on one thread; in a process where
-    TensorFlow already runs, its settings stay. The model is the same, byte for byte."""
-    out = subprocess.run(
-        [sys.executable, "-c", _THREADS], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split() == ["1", "1"]
-    tf.constant(1.0) + 1  # TensorFlow runs in this process (whichever tests ran before)
-    before = tf.config.threading.get_intra_op_parallelism_threads()
-    from d2l_softmax.cli.commands import one_thread_per_op
-
-    one_thread_per_op(tf)  # TensorFlow runs here: nothing changes, nothing is raised
-    assert tf.config.threading.get_intra_op_parallelism_threads() == before
-
-    from conftest import small_cli
-
-    args = ["train", "--epochs", "2", "--batch-size", "32", "--seed", "3", "--data-dir", small_dir]
-    own = small_cli(*args, "--out", tmp_path / "own")
-    assert own.wait(timeout=300) == 0, own.stderr.read()
-    assert main([*map(str, args), "--out", str(tmp_path / "here")]) == 0
-    assert (tmp_path / "own" / "model.npz").read_bytes() == (
-        tmp_path / "here" / "model.npz"
-    ).read_bytes()
-
-
-def test_the_data_is_read_while_tensorflow_imports(small_dir):
-    """``train`` reads the files in a thread during the import; the loader then finds
-    the arrays read. A problem in the thread is left to the loader to report."""
-    from d2l_softmax.data import load_data_fashion_mnist
-    from d2l_softmax.io import fashion_mnist
-
-    cache = fashion_mnist._read_split_cached
-    cache.cache_clear()
-    commands.read_while_importing(small_dir).join()
-    assert cache.cache_info().currsize == 2
-    load_data_fashion_mnist(32, data_dir=small_dir)
-    assert cache.cache_info().hits == 2 and cache.cache_info().misses == 2
-    commands.read_while_importing(small_dir / "nowhere").join()  # raises nothing here
-
-
 def test_the_program_exits_with_the_code_of_main(tmp_path):
     """``d2l-softmax`` and ``python -m d2l_softmax`` run :func:`cli.run`: main's exit
     code, after freezing the objects instead of a last sweep."""
@@ -416,37 +226,3 @@ def test_the_program_exits_with_the_code_of_main(tmp_path):
     assert run("train", "--data-dir", tmp_path).returncode == 1
     assert run("train", "--epochs", "0").returncode == 2
     assert run("--help").returncode == 0
-
-
-_IMPORTS_IN_THREADS = """
-import sys, threading
-seen = []
-
-class Watch:
-    def find_spec(self, name, path=None, target=None):
-        if threading.current_thread() is not threading.main_thread():
-            seen.append(name)
-        return None
-
-sys.meta_path.insert(0, Watch())
-from d2l_softmax.cli import commands
-thread = commands.read_while_importing(sys.argv[1])
-thread.join()
-assert "numpy" in sys.modules and not thread.is_alive()
-print(seen)
-"""
-
-
-def test_the_reading_thread_imports_nothing(small_dir):
-    """An import in a thread beside TensorFlow's import can deadlock (it did, on Python
-    3.10 with TensorFlow 2.16): everything the thread needs is imported before it starts.
-    (The small files hold fewer images than Fashion-MNIST: the thread reads them, finds
-    that out and leaves it to the loader.)"""
-    out = subprocess.run(
-        [sys.executable, "-c", _IMPORTS_IN_THREADS, str(small_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"

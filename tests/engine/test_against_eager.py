@@ -1,57 +1,20 @@
-"""A compiled run gives what the eager loop gives, or refuses plainly.
+"""A compiled run gives what the eager loop gives when Python state changes between calls."""
 
-Each scenario trains from the same start on a fixed list of batches twice, once with
-``run_eagerly=True`` and once compiled, changing Python state between calls (or
-inside the step) as users do; the parameters must agree to float rounding, or the
-compiled run must raise a ``CompileError`` that names the cause. Before programs
-were compiled once per call, each of these trained on silently with a stale program.
-"""
+# Each scenario trains from the same start on a fixed list of batches twice, once with
+# ``run_eagerly=True`` and once compiled, changing Python state between calls as users
+# do; the parameters must agree to float rounding. Before programs were compiled once
+# per call, each of these trained on silently with a stale program.
 
-import random
 import types
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import d2l_softmax as d2l
 
+from scenarios import batches, keras_loss, keras_model, same_either_way, weights
+
 SCALE = 1.0  # a global a Keras model's call reads
-
-
-def batches(n=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return [
-        (
-            tf.constant(rng.uniform(size=(32, 28, 28, 1)), tf.float32),
-            tf.constant(rng.integers(0, 10, 32), tf.int32),
-        )
-        for _ in range(n)
-    ]
-
-
-def keras_model(cls=None, seed=0):
-    tf.keras.utils.set_random_seed(seed)
-    model = (
-        cls or (lambda: tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)]))
-    )()
-    model(tf.zeros((1, 28, 28, 1)))
-    return model
-
-
-def keras_loss():
-    return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def same_either_way(scenario):
-    """The parameters ``scenario(eager)`` ends with, eager and compiled, agree."""
-    eager, compiled = scenario(True), scenario(False)
-    for a, b in zip(eager, compiled, strict=True):
-        assert np.max(np.abs(np.asarray(a) - np.asarray(b))) < 1e-5
-
-
-def weights(model):
-    return [v.numpy() for v in model.weights]
 
 
 # ---------------------------------------------------------------- state changed between calls
@@ -240,72 +203,3 @@ def test_a_function_updaters_attribute_and_a_module_it_reads():
         return [model.W.numpy(), model.b.numpy()]
 
     same_either_way(scenario)
-
-
-# ---------------------------------------------------------------- state the step itself changes
-
-
-def test_an_updater_counting_its_steps_is_refused_compiled():
-    """``self.t += 1`` (lr / t), and the book's Adam keeping ``hyperparams['t'] += 1``,
-    would run once, at the trace: refused, naming what changed; eagerly they count."""
-    model = d2l.SoftmaxRegression(seed=0)
-
-    class Decaying:
-        def __init__(self, params):
-            self.params, self.t = params, 0
-
-        def __call__(self, batch_size, grads):
-            self.t += 1
-            d2l.sgd(self.params, grads, 0.1 / self.t, batch_size)
-
-    updater = Decaying(model.params)
-    with pytest.raises(d2l.CompileError, match=r"updater\.t"):
-        d2l.train_epoch_ch3(model, batches(), d2l.cross_entropy, updater)
-    updater.t = 0
-    d2l.train_epoch_ch3(model, batches(), d2l.cross_entropy, updater, run_eagerly=True)
-    assert updater.t == 3
-
-    hyperparams = {"lr": 0.1, "t": 1}
-
-    def adam(batch_size, grads):
-        d2l.sgd(model.params, grads, hyperparams["lr"] / hyperparams["t"], batch_size)
-        hyperparams["t"] += 1
-
-    adam.params = model.params
-    with pytest.raises(d2l.CompileError, match=r"hyperparams\['t'\]"):
-        d2l.train_epoch_ch3(model, batches(), d2l.cross_entropy, adam)
-
-
-@pytest.mark.parametrize("make", [np.random.default_rng, np.random.RandomState, random.Random])
-def test_a_random_generator_object_in_the_net_is_refused_compiled(make):
-    """The same noise at every step, compiled; a new draw each step, eagerly."""
-    model = d2l.SoftmaxRegression(seed=0)
-    rng = make(0)
-    draw = {
-        np.random.Generator: lambda: rng.normal(),
-        np.random.RandomState: lambda: rng.normal(),
-        random.Random: lambda: rng.gauss(0, 1),
-    }[type(rng)]
-
-    def noisy_net(X):
-        return model(X + float(draw()))
-
-    class Noisy(tf.keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense, self.rng = tf.keras.layers.Dense(10), make(0)
-
-        def call(self, X):
-            noise = self.rng.normal() if hasattr(self.rng, "normal") else self.rng.gauss(0, 1)
-            return self.dense(tf.reshape(X, (-1, 784)) + noise)
-
-    with pytest.raises(d2l.CompileError, match="random"):
-        d2l.train_epoch_ch3(noisy_net, batches(), d2l.cross_entropy, d2l.Updater(model.params, 0.1))
-    with pytest.raises(d2l.CompileError, match="random"):
-        d2l.train_epoch_ch3(
-            keras_model(Noisy), batches(), keras_loss(), tf.keras.optimizers.SGD(0.1)
-        )
-    loss, _ = d2l.train_epoch_ch3(
-        noisy_net, batches(), d2l.cross_entropy, d2l.Updater(model.params, 0.1), run_eagerly=True
-    )
-    assert np.isfinite(loss)

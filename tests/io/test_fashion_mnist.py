@@ -10,7 +10,7 @@ import tensorflow as tf
 import d2l_softmax as d2l
 from d2l_softmax.io import fashion_mnist
 
-from conftest import SMALL_TEST, SMALL_TRAIN, make_split, write_idx
+from helpers import SMALL_TEST, SMALL_TRAIN, make_split, write_idx
 
 
 def test_finding_and_reading_the_files_needs_no_tensorflow(small_dir):

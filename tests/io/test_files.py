@@ -14,7 +14,7 @@ import pytest
 from d2l_softmax.io import files
 from d2l_softmax.io.files import WriteError, write_atomically
 
-from conftest import SPECIAL, make_special
+from helpers import SPECIAL, make_special
 
 
 def _temporaries(folder):

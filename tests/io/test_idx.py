@@ -9,19 +9,13 @@ import struct
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from d2l_softmax.io.idx import MAX_IDX_BYTES, read_idx
 
-from conftest import idx_bytes, peak_growth_kib, scratch_folder
+from helpers import FUZZ, idx_bytes, peak_growth_kib, scratch_folder
 
-# D2L_FUZZ_EXAMPLES=5000 fuzzes longer
-FUZZ = settings(
-    max_examples=int(os.environ.get("D2L_FUZZ_EXAMPLES", 80)),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 _DIR = scratch_folder("d2l_softmax-idx-fuzz-")
 
 
@@ -135,7 +129,6 @@ def test_sizes_over_the_limit_are_refused_before_reading(tmp_path):
 
 
 def test_special_files_are_refused(tmp_path):
-    import os
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
