@@ -11,6 +11,7 @@ import bench  # noqa: E402
 
 import processes  # noqa: E402
 import recipe  # noqa: E402
+import report  # noqa: E402
 import ways  # noqa: E402
 
 
@@ -49,20 +50,20 @@ def test_bounds_ratios_and_a_bound_that_is_beaten():
         ("softmax", "bound: fused XLA"): _row(1.2, 0.7, 0.05),
         ("softmax", "bound: fused NumPy"): _row(0.8, 0.08, 0.08),
     }
-    assert bench.bounds(rows) == {"softmax": {"whole": 0.8, "cell": 0.8, "steady": 0.05}}
-    assert bench.beaten(rows) == []
-    table = bench.table(rows)
+    assert report.bounds(rows) == {"softmax": {"whole": 0.8, "cell": 0.8, "steady": 0.05}}
+    assert report.beaten(rows) == []
+    table = report.table(rows)
     assert "| 10.00 | 1.25 | 12.50 | 1.60 |" in table  # book/this and this/bound, both
-    assert "pays back after 25 epochs" in bench.payback(
+    assert "pays back after 25 epochs" in report.payback(
         rows["softmax", "train_ch3, the chapter's code"],
         rows["softmax", "train_ch3 XLA, the chapter's code"],
     )
     rows["softmax", "train_ch3, the chapter's code"]["steady"] = 0.049  # the bound's median...
-    assert bench.beaten(rows) == ["softmax: train_ch3, the chapter's code: steady"]
+    assert report.beaten(rows) == ["softmax: train_ch3, the chapter's code: steady"]
     rows["softmax", "bound: fused XLA"]["best"] = {"whole": 1.1, "steady": 0.045}
-    assert bench.beaten(rows) == []  # ... but not what the bound did in its best round
+    assert report.beaten(rows) == []  # ... but not what the bound did in its best round
     rows["softmax", "train_ch3, the chapter's code"]["steady"] = 0.04
-    assert bench.beaten(rows) == ["softmax: train_ch3, the chapter's code: steady"]
+    assert report.beaten(rows) == ["softmax: train_ch3, the chapter's code: steady"]
 
 
 def test_run_process_measures_wall_time_and_peak_memory():
@@ -144,15 +145,15 @@ def test_a_way_runs_with_one_thread_per_op_when_asked(small_dir, one, threads):
 def test_the_against_table_gives_new_over_against_and_flags_slowdowns():
     rows = {
         ("softmax", "train_ch3, package model"): _row(1.0, 0.3, 0.11),
-        ("softmax", "train_ch3, package model" + bench.AGAINST): _row(1.0, 0.4, 0.1),
+        ("softmax", "train_ch3, package model" + report.AGAINST): _row(1.0, 0.4, 0.1),
         ("softmax", "Keras fit"): _row(2.0, 0.3, 0.2),
     }
-    table = bench.against_table(rows)
+    table = report.against_table(rows)
     assert "| softmax: train_ch3, package model | 1.00 | 1.00 | 0.75 | 1.10 |" in table
     assert "Keras fit" not in table and "All within 1.1x" in table
     rows["softmax", "train_ch3, package model"]["steady"] = 0.12
-    assert "SLOWER THAN 1.1x" in bench.against_table(rows)
-    assert "steady epoch 1.20" in bench.against_table(rows)
+    assert "SLOWER THAN 1.1x" in report.against_table(rows)
+    assert "steady epoch 1.20" in report.against_table(rows)
     assert [bench.runs_the_package(n) for _, n in rows] == [True, True, False]
 
 

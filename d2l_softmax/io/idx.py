@@ -12,7 +12,7 @@ than any real IDX data set: Fashion-MNIST's training images are 47 MB) is
 refused before anything is read.
 
 A gzipped file of one member (as every Fashion-MNIST file is) is inflated by
-:class:`OneMember`, a megabyte at a time: zlib does the work without holding
+:class:`SingleMemberReader`, a megabyte at a time: zlib does the work without holding
 Python's lock, so the files can be read in a thread while another one works
 (the command line reads them while TensorFlow is imported). Anything else,
 a second member or a damaged stream, is read again by :mod:`gzip`, which says
@@ -64,15 +64,15 @@ def read_into(f: BinaryIO, out: np.ndarray) -> int:
     return done
 
 
-class NotOneMember(Exception):
+class NotSingleMember(Exception):
     """The gzip file is not a single, sound member: :mod:`gzip` must read it."""
 
 
-class OneMember(io.RawIOBase):
+class SingleMemberReader(io.RawIOBase):
     """The inflated bytes of a gzip file of one member, CRC checked by zlib.
 
     Each read inflates up to the size asked for (a megabyte, from :func:`read_into`)
-    in one call, without Python's lock. Raises :class:`NotOneMember` for anything
+    in one call, without Python's lock. Raises :class:`NotSingleMember` for anything
     else: bytes after the member, a truncated or damaged stream.
     """
 
@@ -90,16 +90,16 @@ class OneMember(io.RawIOBase):
                 if not self.input:
                     self.input = self.raw.read(_CHUNK)
                     if not self.input:
-                        raise NotOneMember("the stream ends inside the member")
+                        raise NotSingleMember("the stream ends inside the member")
                 data = self.zlib.decompress(self.input, len(buffer))
                 self.input = self.zlib.unconsumed_tail
                 if data:
                     buffer[: len(data)] = data
                     return len(data)
         except zlib.error as err:
-            raise NotOneMember(str(err)) from None
+            raise NotSingleMember(str(err)) from None
         if self.zlib.unused_data or self.raw.read(1):
-            raise NotOneMember("bytes after the first member")
+            raise NotSingleMember("bytes after the first member")
         return 0
 
 
@@ -166,8 +166,8 @@ def read_idx(path: PathLike, ndim: int, *, max_bytes: int = MAX_IDX_BYTES) -> np
             return _parse(path, raw, ndim, max_bytes, info.st_size)
         raw.seek(0)
         try:
-            return _parse(path, OneMember(raw), ndim, max_bytes, None)
-        except NotOneMember:
+            return _parse(path, SingleMemberReader(raw), ndim, max_bytes, None)
+        except NotSingleMember:
             raw.seek(0)
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as f:

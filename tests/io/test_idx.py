@@ -143,7 +143,7 @@ def test_special_files_are_refused(tmp_path):
 @pytest.mark.parametrize("kind", ["too long", "bad magic", "over the limit", "one member"])
 def test_gzip_bombs_are_refused_in_small_memory(tmp_path, kind):
     """300 MiB of zeros in 300 gzip members (315 KB on disk), or in one member (read
-    by :class:`OneMember`, not :mod:`gzip`): the peak memory of a process reading it
+    by :class:`SingleMemberReader`, not :mod:`gzip`): the peak memory of a process reading it
     grows by far less than the inflated size."""
     mib = b"\0" * (1 << 20)
     ten_images = struct.pack(">4B3i", 0, 0, 8, 3, 10, 28, 28)
@@ -198,13 +198,13 @@ def test_one_member_is_inflated_by_zlib_and_anything_else_by_gzip(tmp_path, monk
 
 def test_a_read_of_nothing_inflates_nothing(tmp_path):
     """zlib takes a limit of 0 as "no limit": a read of 0 bytes must not inflate the file."""
-    from d2l_softmax.io.idx import OneMember
+    from d2l_softmax.io.idx import SingleMemberReader
 
     path = tmp_path / "zeros.gz"
     with gzip.open(path, "wb", compresslevel=1) as f:
         f.write(b"\0" * (8 << 20))
     with open(path, "rb") as raw:
-        member = OneMember(raw)
+        member = SingleMemberReader(raw)
         assert member.read(0) == b"" and member.readinto(bytearray()) == 0
         assert member.zlib.unconsumed_tail == b"" and not member.zlib.eof
         assert member.read(5) == b"\0" * 5
