@@ -29,7 +29,7 @@ from .engine.interrupt import StopOnInterrupt
 from .engine.loops import TrainingDivergedError
 from .engine.program import programs_kept, set_learning_rate
 from .io.display import AxesList
-from .io.terminal import epoch_bar
+from .io.terminal import epoch_bar, write_line
 from .model import trains_on_logits
 from .plots import Animator, show_images
 
@@ -257,7 +257,7 @@ def train_ch3(
             if stop.is_set():
                 history.interrupted = True
                 if verbose:
-                    print(
+                    write_line(  # above the progress bar, not over it
                         f"Training interrupted after epoch {epoch}; the parameters and "
                         "history so far are kept."
                     )

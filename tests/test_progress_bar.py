@@ -101,3 +101,34 @@ def test_progress_bar_leaves_no_stale_line_in_a_terminal(tmp_path):
         "epoch 3",
     ]
     assert screen[-1] == "done"
+
+
+# The same training, with a Ctrl-C arriving during the second epoch's pass.
+STOPPED_IN_A_TERMINAL = TRAIN_IN_A_TERMINAL.replace(
+    "net = d2l.SoftmaxRegression(seed=0)",
+    """import os, signal
+class Interrupted:  # sends SIGINT to this process as its second pass starts
+    passes = 0
+    def __iter__(self):
+        Interrupted.passes += 1
+        if Interrupted.passes == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return iter(batches)
+net = d2l.SoftmaxRegression(seed=0)""",
+).replace("d2l.train_ch3(net, batches,", "d2l.train_ch3(net, Interrupted(),")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_the_interrupted_message_is_a_line_of_its_own_in_a_terminal(tmp_path):
+    path = tmp_path / "t.png"
+    assert "Interrupted()" in STOPPED_IN_A_TERMINAL
+    written = _run_in_a_terminal([sys.executable, "-c", STOPPED_IN_A_TERMINAL, str(path)])
+    screen = [line for line in _screen(written) if line]
+    assert not [line for line in screen if "training:" in line or "%|" in line], screen
+    message = "Training interrupted after epoch 2; the parameters and history so far are kept."
+    assert message in screen  # on a line of its own, not written onto the bar
+    assert [line.split(":")[0] for line in screen if line.startswith("epoch")] == [
+        "epoch 1",
+        "epoch 2",
+    ]
+    assert screen[-1] == "done"
